@@ -1,0 +1,41 @@
+// What the client-facing layers (v2 HTTP API, native protocol) need from a
+// core member. The single-member driver implements it today; the Raft driver
+// implements the same surface, so the API does not change when Raft lands.
+
+import type { KeyStore, StoreEvent, WriteRequest } from '../store/types.js';
+import type { V2Error } from '../store/v2-error.js';
+
+export interface MemberInfo {
+  /** 16 hex digits, as etcd prints member ids. */
+  id: string;
+  name: string;
+  peerURLs: string[];
+  clientURLs: string[];
+}
+
+export interface WriteOutcome {
+  result: StoreEvent | V2Error;
+  /** Raft log index and term of the entry that carried the write. */
+  raftIndex: number;
+  raftTerm: number;
+}
+
+export interface KvNode {
+  /** Local reads and watches go straight to the store; writes never do. */
+  readonly store: KeyStore;
+  readonly memberId: string;
+  readonly clusterId: string;
+  readonly name: string;
+  /** Applied raft index and current term (X-Raft-Index, X-Raft-Term). */
+  readonly raftIndex: number;
+  readonly raftTerm: number;
+  /** Member id of the leader, or null while there is none. */
+  leaderId(): string | null;
+  members(): MemberInfo[];
+  /** Resolves once the write is durable and applied (or rejects: no leader, stopping). */
+  propose(req: WriteRequest): Promise<WriteOutcome>;
+  /** Resolves when a read issued now would be linearizable (quorum=true). */
+  linearizableBarrier(): Promise<void>;
+  /** The local clock, for rendering TTLs and computing deadlines. */
+  nowMs(): number;
+}
