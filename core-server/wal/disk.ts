@@ -1,0 +1,136 @@
+// The storage layer's only door to the filesystem. Injected so tests can
+// count fsyncs and a simulation can drop unsynced writes (memory-disk.ts);
+// nodeDisk is the real thing over node:fs/promises.
+
+import { constants, promises as fsp } from 'node:fs';
+import { dirname } from 'node:path';
+
+export interface DiskHandle {
+  /** Writes every chunk, in order, starting at `position`; short writes throw. */
+  writev(chunks: readonly Uint8Array[], position: number): Promise<void>;
+  /** fsync: returns once everything written so far is durable. */
+  sync(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface Disk {
+  /** Creates the directory and its parents; fsyncs each new directory's parent. */
+  mkdirp(dir: string): Promise<void>;
+  /** Entry names in `dir`; [] when it does not exist. */
+  readdir(dir: string): Promise<string[]>;
+  readFile(path: string): Promise<Uint8Array>;
+  /** Size in bytes, or null when the file does not exist. */
+  size(path: string): Promise<number | null>;
+  /** Creates a new file for writing; fails if it exists. */
+  create(path: string): Promise<DiskHandle>;
+  /** Shortens a file and fsyncs it. */
+  truncate(path: string, length: number): Promise<void>;
+  /** Copies a file to a new name (fails if it exists) and fsyncs the copy. */
+  copyFile(from: string, to: string): Promise<void>;
+  rename(from: string, to: string): Promise<void>;
+  unlink(path: string): Promise<void>;
+  /** fsync of a directory: makes creates, renames and deletes in it durable. */
+  fsyncDir(dir: string): Promise<void>;
+}
+
+class NodeHandle implements DiskHandle {
+  constructor(private readonly fh: fsp.FileHandle) {}
+
+  async writev(chunks: readonly Uint8Array[], position: number): Promise<void> {
+    let want = 0;
+    for (const c of chunks) want += c.length;
+    // writev may stop short (e.g. >2 GiB, or IOV_MAX chunks); finish with plain writes.
+    const { bytesWritten } = await this.fh.writev(chunks as Uint8Array[], position);
+    if (bytesWritten === want) return;
+    let skip = bytesWritten;
+    let pos = position + bytesWritten;
+    for (const c of chunks) {
+      if (skip >= c.length) {
+        skip -= c.length;
+        continue;
+      }
+      let off = skip;
+      skip = 0;
+      while (off < c.length) {
+        const { bytesWritten: n } = await this.fh.write(c, off, c.length - off, pos);
+        if (n <= 0) throw new Error(`short write at ${pos}`);
+        off += n;
+        pos += n;
+      }
+    }
+  }
+
+  sync(): Promise<void> {
+    return this.fh.sync();
+  }
+
+  close(): Promise<void> {
+    return this.fh.close();
+  }
+}
+
+async function fsyncDirectory(dir: string): Promise<void> {
+  const fh = await fsp.open(dir, constants.O_RDONLY);
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+export const nodeDisk: Disk = {
+  async mkdirp(dir) {
+    const first = await fsp.mkdir(dir, { recursive: true });
+    if (first === undefined) return;
+    // Make every newly created level durable in its parent.
+    let d = dir;
+    for (;;) {
+      await fsyncDirectory(dirname(d));
+      if (d === first || dirname(d) === d) break;
+      d = dirname(d);
+    }
+  },
+  async readdir(dir) {
+    try {
+      return await fsp.readdir(dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
+  },
+  async readFile(path) {
+    return fsp.readFile(path);
+  },
+  async size(path) {
+    try {
+      return (await fsp.stat(path)).size;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw err;
+    }
+  },
+  async create(path) {
+    return new NodeHandle(await fsp.open(path, 'wx'));
+  },
+  async truncate(path, length) {
+    const fh = await fsp.open(path, 'r+');
+    try {
+      await fh.truncate(length);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  },
+  async copyFile(from, to) {
+    await fsp.copyFile(from, to, constants.COPYFILE_EXCL);
+    const fh = await fsp.open(to, 'r+');
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  },
+  rename: (from, to) => fsp.rename(from, to),
+  unlink: (path) => fsp.unlink(path),
+  fsyncDir: fsyncDirectory,
+};
