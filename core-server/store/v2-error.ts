@@ -103,15 +103,20 @@ export interface V2ErrorBody {
   index: number;
 }
 
-export class V2Error {
+/**
+ * An etcd v2 error. It extends Error so it can reject a promise, but it is an
+ * expected outcome (a failed compare, a missing key), not a crash: the API
+ * writes it as etcd's JSON with its HTTP status.
+ */
+export class V2Error extends Error {
   readonly errorCode: EcodeNumber;
-  readonly message: string;
-  readonly cause: string;
+  override readonly cause: string;
   readonly index: number;
 
   constructor(errorCode: EcodeNumber, cause: string, index: number) {
+    super(messages[errorCode]);
+    this.name = 'V2Error';
     this.errorCode = errorCode;
-    this.message = messages[errorCode];
     this.cause = cause;
     this.index = index;
   }
