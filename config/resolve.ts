@@ -168,6 +168,7 @@ export function resolveCore(merged: Merged, cwd: string): Resolved<CoreConfig> {
     maxRequestBytes,
     listenNativeUrls,
     walSegmentBytes,
+    watchersMax: f.get<number>('watchersMax'),
     logLevel: f.get<CoreConfig['logLevel']>('logLevel'),
     enableV2: true,
   };

@@ -130,6 +130,13 @@ export const coreFields = {
     description:
       "URLs for the proxies' native protocol; empty derives host and port+2 from the first listen client URL (2379 -> 2381, clear of the peer port 2380).",
   }),
+  watchersMax: intField({
+    flag: 'watchers-max',
+    min: 1,
+    max: 10_000_000,
+    default: 100_000,
+    description: 'Long-poll watchers served at once by this member; past it new watches are refused at once (503) instead of exhausting memory.',
+  }),
   walSegmentBytes: bytesField({
     flag: 'wal-segment-bytes',
     min: 64 * KiB,
