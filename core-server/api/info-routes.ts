@@ -1,0 +1,115 @@
+// The non-keys endpoints etcd 3.4 serves beside /v2/keys: /version,
+// /health, /v2/members, /v2/machines and /v2/stats/*. Each answer is built
+// as data (status, headers, body) with etcd's exact bytes: which bodies end
+// in a newline (json.Encoder) and which do not (w.Write of json.Marshal).
+
+import type { KvNode } from '../node/types.js';
+import { formatRfc3339NanoUtc } from '../store/time-format.js';
+import { goDurationFromMs } from './go-duration.js';
+import { goJson } from './go-json.js';
+import type { HttpAnswer } from './v2-request.js';
+import { methodNotAllowed } from './v2-request.js';
+import { H_CLUSTER_ID, JSON_TYPE } from './v2-response.js';
+
+/** What /version reports: clients parse this shape, so it stays etcd's. */
+export const ETCD_SERVER_VERSION = '3.4.23';
+export const ETCD_CLUSTER_VERSION = '3.4.0';
+
+const VERSION_BODY = goJson({ etcdserver: ETCD_SERVER_VERSION, etcdcluster: ETCD_CLUSTER_VERSION });
+
+function json(status: number, body: string, extra?: Record<string, string>): HttpAnswer {
+  return { kind: 'http', status, headers: { 'Content-Type': JSON_TYPE, ...extra }, body };
+}
+
+/** httptypes.HTTPError: {"message": ...} without a trailing newline. */
+function httpError(status: number, message: string, extra?: Record<string, string>): HttpAnswer {
+  return json(status, goJson({ message }), extra);
+}
+
+const GET_ONLY = 'GET';
+
+export function versionAnswer(method: string): HttpAnswer {
+  if (method !== 'GET') return methodNotAllowed(GET_ONLY);
+  return json(200, VERSION_BODY);
+}
+
+/** /health: etcd answers {"health":"true"} sniffed as text/plain, 503 {"health":"false"} without a leader. */
+export function healthAnswer(healthy: boolean): HttpAnswer {
+  const headers = { 'Content-Type': 'text/plain; charset=utf-8' };
+  return healthy
+    ? { kind: 'http', status: 200, headers, body: '{"health":"true"}' }
+    : { kind: 'http', status: 503, headers, body: '{"health":"false"}' };
+}
+
+function memberJson(m: { id: string; name: string; peerURLs: string[]; clientURLs: string[] }): unknown {
+  return { id: m.id, name: m.name, peerURLs: [...m.peerURLs], clientURLs: [...m.clientURLs] };
+}
+
+/**
+ * /v2/members and /v2/members/leader. Membership changes (POST, PUT, DELETE
+ * with an id) are not offered over this API: they answer 405 (Allow: GET)
+ * rather than pretending to succeed; a client error, never a 5xx.
+ */
+export function membersAnswer(method: string, path: string, node: KvNode): HttpAnswer {
+  if (method !== 'GET' && method !== 'POST' && method !== 'DELETE' && method !== 'PUT') {
+    return methodNotAllowed('GET,POST,DELETE,PUT');
+  }
+  const cid = { [H_CLUSTER_ID]: node.clusterId };
+  const sub = path.slice('/v2/members'.length).replace(/^\//, '');
+  if (method === 'GET') {
+    if (sub === '') return json(200, goJson({ members: node.members().map(memberJson) }) + '\n', cid);
+    if (sub === 'leader') {
+      const id = node.leaderId();
+      const m = id === null ? undefined : node.members().find((x) => x.id === id);
+      if (m === undefined) return httpError(503, 'During election', cid);
+      return json(200, goJson(memberJson(m)) + '\n', cid);
+    }
+    return httpError(404, 'Not found', cid);
+  }
+  if ((method === 'DELETE' || method === 'PUT') && sub === '') {
+    // etcd's getID: no id in the path is a plain 405 without Allow.
+    const a = methodNotAllowed(null);
+    return { ...a, headers: { ...a.headers, ...cid } };
+  }
+  const a = methodNotAllowed(GET_ONLY);
+  return { ...a, headers: { ...a.headers, ...cid } };
+}
+
+export function machinesAnswer(method: string, node: KvNode): HttpAnswer {
+  if (method !== 'GET' && method !== 'HEAD') return methodNotAllowed('GET,HEAD');
+  const urls = node.members().flatMap((m) => m.clientURLs);
+  return { kind: 'http', status: 200, headers: { 'Content-Type': 'text/plain; charset=utf-8' }, body: urls.join(', ') };
+}
+
+export interface StatsClock {
+  /** When this member started (ms since the epoch, from the node's clock). */
+  startMs: number;
+}
+
+export function statsAnswer(method: string, which: 'self' | 'store' | 'leader', node: KvNode, clock: StatsClock): HttpAnswer {
+  if (method !== 'GET') return methodNotAllowed(GET_ONLY);
+  const leader = node.leaderId();
+  if (which === 'store') return json(200, goJson(node.store.stats()));
+  if (which === 'self') {
+    const nowMs = node.nowMs();
+    const isLeader = leader === node.memberId;
+    const self: Record<string, unknown> = {
+      name: node.name,
+      id: node.memberId,
+      state: isLeader ? 'StateLeader' : 'StateFollower',
+      startTime: formatRfc3339NanoUtc(clock.startMs),
+      leaderInfo: {
+        leader: leader ?? '0',
+        uptime: goDurationFromMs(nowMs - clock.startMs),
+        startTime: formatRfc3339NanoUtc(clock.startMs),
+      },
+      recvAppendRequestCnt: 0,
+      sendAppendRequestCnt: 0,
+    };
+    return json(200, goJson(self));
+  }
+  if (leader !== node.memberId) return httpError(403, 'not current leader');
+  // Per-follower latency and counts come with the Raft transport; a single
+  // member leads no followers, which is exactly what etcd reports for it.
+  return json(200, goJson({ leader: node.memberId, followers: {} }));
+}
