@@ -7,7 +7,7 @@ import { pino, type Logger } from 'pino';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { CoreConfig } from '../config/index.js';
 import { createStore } from './store/index.js';
-import { buildCoreApp } from './api/index.js';
+import { buildCoreApp, FORM_BYTES_MAX } from './api/index.js';
 import { SingleNode, decodeCommand } from './node/index.js';
 import { memberIdFor, clusterIdFor } from './node/ids.js';
 import { openMemberStorage, type MemberStorage } from './node/storage.js';
@@ -110,7 +110,9 @@ export async function startCoreServer(config: CoreConfig, deps: CoreServerDeps =
     node,
     registry,
     logger: log,
-    bodyBytesMax: config.maxRequestBytes,
+    // etcd reads v2 form bodies up to Go's 10 MiB form limit whatever
+    // --max-request-bytes says (that flag bounds v3 requests); so does Raftgate.
+    bodyBytesMax: Math.max(config.maxRequestBytes, FORM_BYTES_MAX),
     watchersMax: config.watchersMax,
   });
   await app.ready();

@@ -31,7 +31,7 @@ export interface CoreAppOptions {
   node: KvNode;
   registry: Registry;
   logger?: FastifyBaseLogger;
-  /** Largest request body accepted; larger ones get 413 before any parsing. */
+  /** Largest request body read; larger ones get etcd's 400 "http: POST too large" before any parsing. */
   bodyBytesMax: number;
   /** Client watches open at once; beyond this a watch is refused with 503. */
   watchersMax: number;
@@ -51,10 +51,10 @@ function assertPositiveInt(name: string, v: number): void {
   if (!Number.isInteger(v) || v < 1) throw new Error(`RG_ERR_API_CONFIG: ${name} must be a positive integer, got ${v}`);
 }
 
-/** etcd's answer to an oversized form (Go's "http: POST too large"), with 413 so proxies and clients can tell. */
+/** etcd's answer to a form over Go's 10 MiB limit ("http: POST too large"): 400, code 210. */
 function tooLarge(): HttpAnswer {
   const e = new V2Error(Ecode.InvalidForm, 'http: POST too large', 0);
-  return { kind: 'http', status: 413, headers: { 'Content-Type': JSON_TYPE, [H_ETCD_INDEX]: '0', Connection: 'close' }, body: errorBody(e) };
+  return { kind: 'http', status: 400, headers: { 'Content-Type': JSON_TYPE, [H_ETCD_INDEX]: '0', Connection: 'close' }, body: errorBody(e) };
 }
 
 function v2Answer(status: number, e: V2Error): HttpAnswer {
@@ -86,6 +86,16 @@ export function buildCoreApp(opts: CoreAppOptions): FastifyInstance {
   const log = app.log;
 
   function sendAnswer(reply: FastifyReply, a: HttpAnswer): FastifyReply {
+    if (!('Content-Type' in a.headers)) {
+      // Go sends no Content-Type on e.g. a 301 to a PUT; fastify would add
+      // application/octet-stream to any payload, so write this one raw.
+      const body = Buffer.from(a.body);
+      reply.hijack();
+      reply.raw.writeHead(a.status, { ...CORS_HEADERS, ...a.headers, 'Content-Length': String(body.length) });
+      reply.raw.end(body);
+      metrics.observe(reply.request.rgRoute, reply.request.raw.method ?? '', a.status, null);
+      return reply;
+    }
     reply.code(a.status);
     for (const [k, v] of CORS_ENTRIES) reply.header(k, v);
     for (const k in a.headers) reply.header(k, a.headers[k]!);
@@ -193,7 +203,7 @@ export function buildCoreApp(opts: CoreAppOptions): FastifyInstance {
     }
     if (path === '/v2/members' || path.startsWith('/v2/members/')) {
       request.rgRoute = 'members';
-      return sendAnswer(reply, membersAnswer(method, path, node));
+      return sendAnswer(reply, membersAnswer(method, path, node, request.headers['content-type']));
     }
     return sendAnswer(reply, NOT_FOUND);
   }

@@ -13,6 +13,7 @@ export {
   methodNotAllowed,
   textAnswer,
   KEYS_PREFIX,
+  FORM_BYTES_MAX,
   KEYS_ALLOW,
   NOT_FOUND,
   BAD_REQUEST,

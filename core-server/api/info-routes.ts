@@ -50,12 +50,17 @@ function memberJson(m: { id: string; name: string; peerURLs: string[]; clientURL
  * with an id) are not offered over this API: they answer 405 (Allow: GET)
  * rather than pretending to succeed; a client error, never a 5xx.
  */
-export function membersAnswer(method: string, path: string, node: KvNode): HttpAnswer {
+export function membersAnswer(method: string, path: string, node: KvNode, contentType: string | undefined): HttpAnswer {
   if (method !== 'GET' && method !== 'POST' && method !== 'DELETE' && method !== 'PUT') {
     return methodNotAllowed('GET,POST,DELETE,PUT');
   }
   const cid = { [H_CLUSTER_ID]: node.clusterId };
   const sub = path.slice('/v2/members'.length).replace(/^\//, '');
+  // etcd checks the body's type first on POST, and on PUT once the path has an id.
+  const ctype = goMediaType(contentType);
+  if ((method === 'POST' || (method === 'PUT' && sub !== '')) && ctype !== 'application/json') {
+    return httpError(415, `Bad Content-Type ${ctype}, accept application/json`, cid);
+  }
   if (method === 'GET') {
     if (sub === '') return json(200, goJson({ members: node.members().map(memberJson) }) + '\n', cid);
     if (sub === 'leader') {
@@ -112,4 +117,11 @@ export function statsAnswer(method: string, which: 'self' | 'store' | 'leader', 
   // Per-follower latency and counts come with the Raft transport; a single
   // member leads no followers, which is exactly what etcd reports for it.
   return json(200, goJson({ leader: node.memberId, followers: {} }));
+}
+
+/** etcd's unmarshalRequest: parameters after ';' are dropped (then trimmed, lowercased); otherwise compared as sent. */
+function goMediaType(contentType: string | undefined): string {
+  const ct = contentType ?? '';
+  const semi = ct.indexOf(';');
+  return semi === -1 ? ct : ct.slice(0, semi).trim().toLowerCase();
 }

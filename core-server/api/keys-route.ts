@@ -131,6 +131,8 @@ export function createKeysHandler(deps: KeysDeps): KeysHandler {
       }
       const parsed = parseKeyRequest(method, path, rawQuery, contentType, body);
       if (parsed instanceof V2Error) return sendError(reply, parsed);
+      // etcd's auth check reads its store once per parsed keys request (see KeyStore.countFailedGet).
+      node.store.countFailedGet();
       try {
         return parsed.kind === 'get' ? await get(reply, parsed) : await write(reply, parsed);
       } catch (err) {

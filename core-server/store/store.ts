@@ -147,6 +147,10 @@ export class V2Store implements KeyStore {
     return w;
   }
 
+  countFailedGet(): void {
+    this.count('getsFail');
+  }
+
   stats(): StoreStats {
     return withWatchers(this.counters, this.hub.count);
   }

@@ -129,6 +129,14 @@ export interface KeyStore {
   get(path: string, opts: ReadOptions, nowMs: number): StoreEvent | V2Error;
   watch(path: string, opts: WatchOptions): Watcher | V2Error;
   stats(): StoreStats;
+  /**
+   * Counts one failed get without reading anything. etcd's v2 keys handler
+   * asks its store whether v2 auth is enabled (a read of a key that does not
+   * exist unless auth was configured) before serving each parsed request, so
+   * every keys request adds one to getsFail; dashboards built on etcd's
+   * /v2/stats/store expect that.
+   */
+  countFailedGet(): void;
   /** A self-contained, JSON-serialisable image: tree, index, TTLs, event history, stats. */
   snapshot(): unknown;
   /** Replace this store's state with a snapshot's; waiting watchers that may miss events get 401. */

@@ -391,13 +391,12 @@ scenario('watch on a hidden key sees it; a recursive watch of its parent does no
 scenario('stream=true receives two events on one response', (k) => [
   watch('s', k('/s'), [['stream', 'true']], 2), put(k('/s'), v('1')), put(k('/s'), v('2')), awaitWatch('s'),
 ]);
-// etcd answers a stream whose waitIndex is in history with that one event and
-// then never sends another on it (the watcher is not registered in the hub).
-scenario('stream=true with waitIndex in history gets one event, then silence', (k) => [
-  put(k('/d/a'), v('1')), put(k('/d/b'), v('2')),
-  watch('s', k('/d'), [['stream', 'true'], ['recursive', 'true'], ['waitIndex', '{{base+1}}']], 2), put(k('/d/c'), v('3')),
-  awaitWatch('s', 1_500),
-]);
+// Deliberately not compared: etcd answers a stream whose waitIndex is in
+// history with that one event and then goes silent (the watcher is never
+// registered in its hub). Raftgate replays every matching event from history
+// and stays live, because a watcher must never be left waiting while events
+// pass it by (DESIGN.md). test/unit/store/watch.test.ts pins Raftgate's answer;
+// README.md lists the difference.
 scenario('stream=true keeps a watch open across three writes of a subtree', (k) => [
   watch('s', k('/d'), [['stream', 'true'], ['recursive', 'true']], 3), put(k('/d/a'), v('1')), del(k('/d/a')), post(k('/d'), v('q')), awaitWatch('s'),
 ]);
