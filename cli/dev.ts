@@ -84,8 +84,11 @@ export async function runDevCommand(args: string[]): Promise<number> {
   console.log('ready');
   printEndpoints(members);
 
+  let stopping = false;
   await new Promise<void>((resolve) => {
     const stop = () => {
+      if (stopping) return;
+      stopping = true;
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
       console.log('\nstopping …');
@@ -95,7 +98,8 @@ export async function runDevCommand(args: string[]): Promise<number> {
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
     void exited.then(() => {
-      console.error(`raftgate: ${name} exited; see ${logFile}`);
+      if (stopping) return;
+      console.error(`raftgate: ${name} exited on its own (code ${child.exitCode}); see ${logFile}`);
       stop();
     });
   });

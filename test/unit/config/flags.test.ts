@@ -84,7 +84,7 @@ describe('environment variables', () => {
   });
 
   it('treats an empty variable as unset', () => {
-    expect(load('core', { env: { RAFTGATE_SNAPSHOT_COUNT: '' } }).config.snapshotCount).toBe(10_000);
+    expect(load('core', { env: { RAFTGATE_SNAPSHOT_COUNT: '' } }).config.snapshotCount).toBe(100_000);
   });
 
   it('warns about unknown RAFTGATE_ variables, with a suggestion, and ignores other variables', () => {

@@ -24,7 +24,7 @@ const cases: Case[] = [
     flag: 'snapshot-count',
     env: 'RAFTGATE_SNAPSHOT_COUNT',
     raw: { file: '111', env: '222', flag: '333' },
-    want: { file: 111, env: 222, flag: 333, default: 10_000 },
+    want: { file: 111, env: 222, flag: 333, default: 100_000 },
   },
   {
     kind: 'core',
