@@ -13,13 +13,11 @@
 
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { Packr } from 'msgpackr';
+import { decode, encode } from '@msgpack/msgpack';
 import type { Logger } from 'pino';
 import { openWal, StorageError, type Wal, type EntryRecord } from '../wal/index.js';
 import { loadNewestSnapshot, saveSnapshot } from '../snap/index.js';
 import type { LogEntry, LogSink } from './single-node.js';
-
-const packr = new Packr({ useRecords: false, moreTypes: false });
 
 export interface MemberStorageOptions {
   walSegmentBytes: number;
@@ -81,7 +79,7 @@ export async function openMemberStorage(dataDir: string, opts: MemberStorageOpti
     memberId: recovered.metadata.memberId,
     clusterId: recovered.metadata.clusterId,
     created: recovered.created,
-    snapshot: snap ? { index: snap.index, term: snap.term, image: packr.unpack(snap.data) as unknown } : null,
+    snapshot: snap ? { index: snap.index, term: snap.term, image: decode(snap.data) as unknown } : null,
     get entries() {
       return entries;
     },
@@ -92,7 +90,7 @@ export async function openMemberStorage(dataDir: string, opts: MemberStorageOpti
       return wal.append(batch.map((e) => ({ type: 'entry' as const, term: e.term, index: e.index, data: e.data })));
     },
     async saveSnapshot(index: number, term: number, image: unknown): Promise<void> {
-      await saveSnapshot(snapDir, { index, term, data: packr.pack(image) });
+      await saveSnapshot(snapDir, { index, term, data: encode(image, { ignoreUndefined: true }) });
       await wal.append([{ type: 'snapshot', index, term }]);
       await wal.releaseTo(index);
     },
