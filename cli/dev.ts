@@ -11,7 +11,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, openSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadConfig, helpText, ConfigError, exitCodeFor, devMemberPorts } from '../config/index.js';
+import { devMemberPorts } from '../config/index.js';
+import { loadCommandConfig } from './load-config.js';
 
 const BIN = fileURLToPath(new URL('../../bin/raftgate.js', import.meta.url));
 const READY_WAIT_MS = 15_000;
@@ -24,21 +25,8 @@ interface Member {
 }
 
 export async function runDevCommand(args: string[]): Promise<number> {
-  let loaded;
-  try {
-    loaded = loadConfig('dev', { argv: args, env: process.env, cwd: process.cwd() });
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(`raftgate: ${err.message}`);
-      return exitCodeFor(err);
-    }
-    throw err;
-  }
-  if (loaded.help) {
-    console.log(helpText('dev'));
-    return 0;
-  }
-  const cfg = loaded.config;
+  const cfg = loadCommandConfig('dev', args);
+  if (typeof cfg === 'number') return cfg;
   if (cfg.fresh) {
     console.error('raftgate: --fresh is not available yet; remove the data dir by hand: rm -rf ' + cfg.dataDir);
     return 2;
