@@ -6,9 +6,9 @@ import http from 'node:http';
 import { pino, type Logger } from 'pino';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { CoreConfig } from '../config/index.js';
-import { createStore } from './store/index.js';
 import { buildCoreApp, FORM_BYTES_MAX } from './api/index.js';
-import { SingleNode, decodeCommand } from './node/index.js';
+import { SingleNode } from './node/index.js';
+import { recoverStore } from './node/recover.js';
 import { memberIdFor, clusterIdFor } from './node/ids.js';
 import { openMemberStorage, type MemberStorage } from './node/storage.js';
 
@@ -50,14 +50,7 @@ export async function startCoreServer(config: CoreConfig, deps: CoreServerDeps =
     logger: log,
   });
 
-  // Rebuild the store: newest snapshot, then every logged entry after it.
-  const store = createStore();
-  if (storage.snapshot) store.restore(storage.snapshot.image);
-  let lastIndex = storage.snapshot?.index ?? 0;
-  for (const e of storage.entries) {
-    store.apply(decodeCommand(e.data));
-    lastIndex = e.index;
-  }
+  const { store, lastIndex } = recoverStore(storage);
   log.info(
     {
       memberId: storage.memberId,
