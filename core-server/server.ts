@@ -7,6 +7,7 @@ import { pino, type Logger } from 'pino';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { CoreConfig } from '../config/index.js';
 import { buildCoreApp, FORM_BYTES_MAX } from './api/index.js';
+import { startNativeServer, type NativeServer } from './api/native/server.js';
 import { SingleNode } from './node/index.js';
 import { recoverStore } from './node/recover.js';
 import { memberIdFor, clusterIdFor } from './node/ids.js';
@@ -97,6 +98,8 @@ export async function startCoreServer(config: CoreConfig, deps: CoreServerDeps =
     },
   });
 
+  // Filled once the native listeners are bound (a configured port 0 becomes the real one).
+  const nativeUrls: string[] = [];
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'raftgate_core_' });
   const app = buildCoreApp({
@@ -107,6 +110,7 @@ export async function startCoreServer(config: CoreConfig, deps: CoreServerDeps =
     // --max-request-bytes says (that flag bounds v3 requests); so does Raftgate.
     bodyBytesMax: Math.max(config.maxRequestBytes, FORM_BYTES_MAX),
     watchersMax: config.watchersMax,
+    nativeUrls,
   });
   await app.ready();
   node.start();
@@ -126,6 +130,12 @@ export async function startCoreServer(config: CoreConfig, deps: CoreServerDeps =
     servers.push(srv);
   }
   log.info({ clientUrls: config.listenClientUrls, memberId: storage.memberId }, 'serving client requests');
+  const natives: NativeServer[] = [];
+  for (const u of config.listenNativeUrls.map((x) => new URL(x))) {
+    const n = await startNativeServer({ node, listen: { host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port) }, logger: log, registry, connectionsMax: 1024, inflightPerConnectionMax: 4096 });
+    natives.push(n);
+    nativeUrls.push(`http://${u.hostname}:${n.port}`);
+  }
 
   let closing: Promise<void> | null = null;
   return {
@@ -134,6 +144,7 @@ export async function startCoreServer(config: CoreConfig, deps: CoreServerDeps =
     close() {
       closing ??= (async () => {
         for (const s of servers) s.close();
+        await Promise.all(natives.map((n) => n.close()));
         await node.stop();
         await app.close();
         await storage.close();

@@ -21,6 +21,7 @@ import type { KvNode } from '../node/types.js';
 import { Ecode, V2Error } from '../store/v2-error.js';
 import { healthAnswer, machinesAnswer, membersAnswer, statsAnswer, versionAnswer } from './info-routes.js';
 import { createKeysHandler } from './keys-route.js';
+import { NATIVE_DISCOVERY_PATH, nativeDiscoveryAnswer } from './native/discovery.js';
 import { createCoreMetrics } from './metrics.js';
 import type { RouteLabel } from './metrics.js';
 import { BAD_REQUEST, NOT_FOUND, isKeysPath, methodNotAllowed, resolveTarget } from './v2-request.js';
@@ -37,6 +38,8 @@ export interface CoreAppOptions {
   watchersMax: number;
   /** How long /health waits for a linearizable read before saying false. */
   healthTimeoutMs?: number;
+  /** Native-protocol URLs, announced at GET /raftgate/v1/native for proxies. */
+  nativeUrls?: readonly string[];
 }
 
 declare module 'fastify' {
@@ -201,6 +204,7 @@ export function buildCoreApp(opts: CoreAppOptions): FastifyInstance {
         request.rgRoute = 'stats';
         return sendAnswer(reply, statsAnswer(method, path.slice('/v2/stats/'.length) as 'self' | 'store' | 'leader', node, { startMs }));
     }
+    if (path === NATIVE_DISCOVERY_PATH) return sendAnswer(reply, nativeDiscoveryAnswer(method, node, opts.nativeUrls ?? []));
     if (path === '/v2/members' || path.startsWith('/v2/members/')) {
       request.rgRoute = 'members';
       return sendAnswer(reply, membersAnswer(method, path, node, request.headers['content-type']));

@@ -10,10 +10,11 @@
 // one and records exactly one event (a refresh too, though watchers never see
 // it); failures change nothing but the stats.
 
-import { EventHistory, eventIndex } from './event-history.js';
+import { EventHistory } from './event-history.js';
 import { checkKeyLength, cleanPath, joinPath, splitPath } from './key-path.js';
 import { eventNode, renderForGet, reprNode } from './render.js';
 import { decodeImage, encodeImage } from './snapshot-image.js';
+import { reconcileWatchers, startWatch } from './watch-start.js';
 import type { Counter, Counters } from './store-stats.js';
 import { withWatchers, zeroCounters } from './store-stats.js';
 import { PERMANENT, TreeNode } from './tree-node.js';
@@ -30,7 +31,7 @@ import type {
   WriteRequest,
 } from './types.js';
 import { Ecode, V2Error } from './v2-error.js';
-import { StoreWatcher, WatcherHub, historyMatches } from './watcher-hub.js';
+import { AllWatcher, WatcherHub } from './watcher-hub.js';
 
 export interface StoreOptions {
   /** Events kept for watches that start in the past (etcd: 1000). */
@@ -112,38 +113,25 @@ export class V2Store implements KeyStore {
   }
 
   private startWatch(path: string, opts: WatchOptions): Watcher | V2Error {
-    const key = cleanPath(path);
-    const tooLong = checkKeyLength(key, this.currentIndex);
-    if (tooLong !== null) return tooLong;
+    return startWatch(this.hub, this.history, this.currentIndex, path, opts);
+  }
+
+  /**
+   * Every event from sinceIndex on (0 = from the next one), whatever its key,
+   * refreshes included: the native protocol's upstream watch. A start older
+   * than the history is etcd's 401, as for watch().
+   */
+  watchAll(sinceIndex: number): Watcher | V2Error {
     const storeIndex = this.currentIndex;
-    const since = opts.sinceIndex === 0 ? storeIndex + 1 : opts.sinceIndex;
+    const since = sinceIndex === 0 ? storeIndex + 1 : sinceIndex;
     const h = this.history;
-    // etcd: a start older than the oldest kept event is 401. If nothing is
-    // kept at all but the index has moved (a restored image without
-    // history), the past is just as gone.
-    if (since <= storeIndex && (h.size === 0 ? true : since < h.startIndex)) {
+    if (since <= storeIndex && (h.size === 0 || since < h.startIndex)) {
       return h.size === 0
         ? new V2Error(Ecode.EventIndexCleared, `the requested history has been cleared [${storeIndex + 1}/${since}]`, storeIndex)
         : h.clearedError(since, storeIndex);
     }
-    const w = new StoreWatcher(this.hub, key, opts.recursive, opts.stream, since, storeIndex);
-    if (since <= h.lastIndex) {
-      const first = this.hub.firstFromHistory(h, key, opts.recursive, since);
-      if (first !== null) {
-        // etcd hands out a copy stamped with the current index and does not
-        // register the watcher: it has its one event.
-        w.push({ ...first, etcdIndex: storeIndex }, this.hub.queueMax);
-        if (!opts.stream) return w;
-        // A stream goes on with every later match, then lives on.
-        for (let i = eventIndex(first) + 1; i <= h.lastIndex && w.closed === null; i++) {
-          const e = h.at(i);
-          if (e !== undefined && historyMatches(e, key, opts.recursive)) w.push({ ...e, etcdIndex: storeIndex }, this.hub.queueMax);
-        }
-        if (w.closed !== null) return w;
-        w.sinceIndex = storeIndex + 1;
-      }
-    }
-    this.hub.register(w);
+    const w = new AllWatcher(this.hub, h, since, storeIndex);
+    this.hub.registerAll(w);
     return w;
   }
 
@@ -188,6 +176,7 @@ export class V2Store implements KeyStore {
     this.counters = { ...img.counters };
     try {
       this.reconcileWatchers(oldIndex);
+      this.hub.reconcileAll(this.history, oldIndex, this.currentIndex);
     } finally {
       this.hub.flushWakes();
     }
@@ -395,11 +384,12 @@ export class V2Store implements KeyStore {
 
   // ---- helpers ------------------------------------------------------------
 
-  /** Record an event in the history, and tell watchers unless it is a refresh. */
+  /** Record an event in the history, and tell watchers unless it is a refresh (watchers of all events hear it too). */
   private record(e: StoreEvent, refresh: boolean): void {
     if (refresh) e.refresh = true;
     this.history.add(e);
     if (!refresh) this.hub.notify(e);
+    this.hub.notifyAll(this.history, this.currentIndex);
   }
 
   private count(c: Counter): void {
@@ -489,35 +479,9 @@ export class V2Store implements KeyStore {
     visit(top);
   }
 
-  /**
-   * After a restore, no registered watcher may wait while events it wanted
-   * pass it by. Each one's next wanted index is after what it has seen and
-   * after the old store index. If the restored history still holds that
-   * point, the watcher gets the matching events from it (what a re-watch with
-   * waitIndex would get); otherwise it is closed with 'cleared' and etcd's
-   * 401, so its client re-reads. A restore that moves the index backwards
-   * would replay events the watcher has seen: those watchers are cleared too.
-   */
+  /** After a restore: no registered watcher may wait while events it wanted pass it by (see watch-start.ts). */
   private reconcileWatchers(oldIndex: number): void {
-    const newIndex = this.currentIndex;
-    if (newIndex === oldIndex) return;
-    for (const w of this.hub.all()) {
-      if (newIndex < oldIndex) {
-        w.close('cleared', this.history.clearedError(oldIndex + 1, newIndex));
-        continue;
-      }
-      const from = Math.max(w.sinceIndex, oldIndex + 1, w.lastIndex + 1);
-      if (from > newIndex) continue;
-      if (this.history.size === 0 || !this.history.reaches(from)) {
-        w.close('cleared', this.history.clearedError(from, newIndex));
-        continue;
-      }
-      for (let i = from; i <= newIndex && w.registered; i++) {
-        const e = this.history.at(i);
-        if (e === undefined || !historyMatches(e, w.key, w.recursive)) continue;
-        if (w.push(e, this.hub.queueMax) && !w.stream) this.hub.unregister(w);
-      }
-    }
+    reconcileWatchers(this.hub, this.history, oldIndex, this.currentIndex);
   }
 }
 

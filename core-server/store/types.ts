@@ -128,6 +128,14 @@ export interface KeyStore {
   nextDeadlineMs(): number | null;
   get(path: string, opts: ReadOptions, nowMs: number): StoreEvent | V2Error;
   watch(path: string, opts: WatchOptions): Watcher | V2Error;
+  /**
+   * A stream of EVERY event from sinceIndex on (0 = from the next one), in
+   * index order: hidden keys, expiries and TTL refreshes (marked `refresh`)
+   * included, replayed from the history first. Closed with 'cleared' (401)
+   * when its reader falls more than the history behind or a snapshot install
+   * skips events it needed. Not counted in stats().watchers.
+   */
+  watchAll(sinceIndex: number): Watcher | V2Error;
   stats(): StoreStats;
   /**
    * Counts one failed get without reading anything. etcd's v2 keys handler

@@ -66,6 +66,7 @@ export class StoreWatcher implements Watcher {
   /** Queue an event; false (and the watcher closed) when the queue is full. */
   push(e: StoreEvent, queueMax: number): boolean {
     if (this.queue.length >= queueMax) {
+      this.hub.overflows++;
       this.close('overflow', null);
       return false;
     }
@@ -110,8 +111,12 @@ export function historyMatches(e: StoreEvent, key: string, recursive: boolean): 
 export class WatcherHub {
   private readonly byPath = new Map<string, Set<StoreWatcher>>();
   private live = 0;
-  private wakes: StoreWatcher[] = [];
+  private wakes: Watcher[] = [];
+  /** Watchers of every event (the native protocol's upstream streams); not counted in stats.watchers. */
+  private readonly allWatchers = new Set<AllWatcher>();
   readonly queueMax: number;
+  /** Watchers closed because their queue was full (a metric: they could not keep up). */
+  overflows = 0;
 
   constructor(queueMax: number) {
     if (!Number.isInteger(queueMax) || queueMax < 1) throw new Error('RG_ERR_STORE_CONFIG: watcherQueueMax must be a positive integer');
@@ -183,7 +188,56 @@ export class WatcherHub {
     }
   }
 
-  scheduleWake(w: StoreWatcher): void {
+  registerAll(w: AllWatcher): void {
+    this.allWatchers.add(w);
+  }
+
+  unregisterAll(w: AllWatcher): void {
+    this.allWatchers.delete(w);
+  }
+
+  /**
+   * A new event is in the history: wake every watcher of all events, and
+   * close with 401 any whose next wanted event has just left the ring (its
+   * reader fell more than the history behind).
+   */
+  notifyAll(history: EventHistory, storeIndex: number): void {
+    if (this.allWatchers.size === 0) return;
+    for (const w of this.allWatchers) {
+      if (history.reaches(w.nextIndex)) this.scheduleWake(w);
+      else w.close(history.clearedError(w.nextIndex, storeIndex));
+    }
+  }
+
+  /**
+   * After a snapshot restore: a watcher of all events stays only if the
+   * restored history still holds its next event and the index did not move
+   * back (which would replay indexes it has seen with other contents).
+   */
+  reconcileAll(history: EventHistory, oldIndex: number, newIndex: number): void {
+    for (const w of this.allWatchers) {
+      const next = w.nextIndex;
+      if (newIndex < oldIndex) w.close(history.clearedError(oldIndex + 1, newIndex));
+      else if (next <= newIndex && (history.size === 0 || !history.reaches(next))) w.close(history.clearedError(next, newIndex));
+      else this.scheduleWake(w);
+    }
+  }
+
+  /**
+   * Offer a directory's delete or expire event to the watchers at every path
+   * strictly inside it, as if each path had been a removed node. The proxy's
+   * hub uses this: it has no tree to walk, so it cannot tell which of those
+   * paths existed (the store walks the removed subtree and calls notifyAt).
+   */
+  notifyBeneath(e: StoreEvent, dirKey: string): void {
+    if (this.live === 0) return;
+    const prefix = dirKey === '/' ? '/' : dirKey + '/';
+    const paths: string[] = [];
+    for (const p of this.byPath.keys()) if (p.length > prefix.length && p.startsWith(prefix)) paths.push(p);
+    for (const p of paths) this.notifyAt(e, p, true);
+  }
+
+  scheduleWake(w: Watcher): void {
     this.wakes.push(w);
   }
 
@@ -196,7 +250,7 @@ export class WatcherHub {
     if (this.wakes.length === 0) return;
     const wakes = this.wakes;
     this.wakes = [];
-    const seen = new Set<StoreWatcher>();
+    const seen = new Set<Watcher>();
     let failure: unknown = null;
     for (const w of wakes) {
       if (seen.has(w)) continue;
@@ -219,5 +273,60 @@ export class WatcherHub {
       if (e !== undefined && historyMatches(e, key, recursive)) return e;
     }
     return null;
+  }
+}
+
+/**
+ * A watcher of every event the store records, in index order: all keys
+ * (hidden `_` ones included), expiries, and TTL refreshes (marked
+ * `refresh: true`, which ordinary watchers never see). It keeps no queue of
+ * its own: it is a cursor into the event history, so `take()` returns the
+ * history from its next index to the newest event. A reader that falls more
+ * than the history behind is closed with 'cleared' and etcd's 401 — the same
+ * answer a watch from that index would get — rather than buffering without
+ * bound. Its only consumer is the native protocol's upstream watch stream.
+ */
+export class AllWatcher implements Watcher {
+  readonly startIndex: number;
+  onWake: (() => void) | null = null;
+  closed: WatcherCloseReason | null = null;
+  error: V2Error | null = null;
+  /** Index of the next event take() returns. */
+  nextIndex: number;
+  private readonly hub: WatcherHub;
+  private readonly history: EventHistory;
+
+  constructor(hub: WatcherHub, history: EventHistory, sinceIndex: number, startIndex: number) {
+    this.hub = hub;
+    this.history = history;
+    this.nextIndex = sinceIndex;
+    this.startIndex = startIndex;
+  }
+
+  take(): StoreEvent[] {
+    const h = this.history;
+    if (this.closed !== null || this.nextIndex > h.lastIndex) return [];
+    if (!h.reaches(this.nextIndex)) {
+      this.close(h.clearedError(this.nextIndex, h.lastIndex));
+      return [];
+    }
+    const out: StoreEvent[] = [];
+    for (let i = this.nextIndex; i <= h.lastIndex; i++) out.push(h.at(i) as StoreEvent);
+    this.nextIndex = h.lastIndex + 1;
+    return out;
+  }
+
+  remove(): void {
+    if (this.closed !== null) return;
+    this.closed = 'removed';
+    this.hub.unregisterAll(this);
+  }
+
+  close(error: V2Error): void {
+    if (this.closed !== null) return;
+    this.closed = 'cleared';
+    this.error = error;
+    this.hub.unregisterAll(this);
+    this.hub.scheduleWake(this);
   }
 }

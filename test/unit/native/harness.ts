@@ -1,0 +1,120 @@
+// A core member's native server over a real store and a SingleNode with a
+// memory log, on 127.0.0.1 and a kernel-chosen port; and clients for it.
+
+import { pino } from 'pino';
+import { Registry } from 'prom-client';
+import { startNativeServer } from '../../../core-server/api/native/server.js';
+import type { NativeServer, NativeServerOptions } from '../../../core-server/api/native/server.js';
+import { SingleNode } from '../../../core-server/node/index.js';
+import type { LogEntry, LogSink } from '../../../core-server/node/index.js';
+import { createStore } from '../../../core-server/store/index.js';
+import type { StoreOptions } from '../../../core-server/store/index.js';
+import type { WriteKeyRequest } from '../../../core-server/api/v2-request.js';
+import type { WriteRequest } from '../../../core-server/store/types.js';
+import { MemorySink, MEMBER_ID, CLUSTER_ID } from '../api/harness.js';
+
+export { MEMBER_ID, CLUSTER_ID };
+
+export const silent = pino({ level: 'silent' });
+
+/** A sink that can be made to hang (a write stays in flight until released). */
+export class GateSink implements LogSink {
+  readonly inner = new MemorySink();
+  hang = false;
+  private held: (() => void)[] = [];
+  async append(entries: LogEntry[]): Promise<void> {
+    if (this.hang) await new Promise<void>((r) => this.held.push(r));
+    await this.inner.append(entries);
+  }
+  release(): void {
+    this.hang = false;
+    const h = this.held;
+    this.held = [];
+    for (const r of h) r();
+  }
+}
+
+export interface Core {
+  node: SingleNode;
+  sink: GateSink;
+  registry: Registry;
+  server: NativeServer;
+  url: string;
+  restart(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export type CoreOptions = Partial<Omit<NativeServerOptions, 'node' | 'listen' | 'logger' | 'registry'>> & { store?: StoreOptions; port?: number };
+
+export async function startCore(o: CoreOptions = {}): Promise<Core> {
+  const sink = new GateSink();
+  const node = new SingleNode({
+    store: createStore(o.store),
+    sink,
+    clock: { nowMs: () => Date.now() },
+    memberId: MEMBER_ID,
+    clusterId: CLUSTER_ID,
+    name: 'native-test',
+    peerURLs: ['http://127.0.0.1:1'],
+    clientURLs: ['http://127.0.0.1:2'],
+    lastIndex: 0,
+    term: 3,
+  });
+  node.start();
+  const registry = new Registry();
+  const { store: _s, port: _p, ...rest } = o;
+  const start = (port: number) =>
+    startNativeServer({
+      node,
+      listen: { host: '127.0.0.1', port },
+      logger: silent,
+      registry,
+      connectionsMax: 64,
+      inflightPerConnectionMax: 4096,
+      ...rest,
+    });
+  let server = await start(o.port ?? 0);
+  const port = server.port;
+  const core: Core = {
+    node,
+    sink,
+    registry,
+    get server() {
+      return server;
+    },
+    url: `http://127.0.0.1:${port}`,
+    async restart() {
+      await server.close();
+      server = await start(port);
+    },
+    async close() {
+      sink.release();
+      await server.close();
+      await node.stop();
+    },
+  };
+  return core;
+}
+
+/** A parsed write, as the proxy's parseKeyRequest would hand it over. */
+export function put(path: string, value: string, over: Partial<Omit<WriteRequest, 'expireAtMs' | 'nowMs'>> = {}, ttl?: number | null): WriteKeyRequest {
+  return {
+    kind: 'write',
+    req: { method: 'PUT', path, value, dir: false, prevExist: null, prevValue: '', prevIndex: 0, recursive: false, refresh: false, ...over },
+    ttl,
+    noValueOnSuccess: false,
+  };
+}
+
+export function getParams(path: string, o: { recursive?: boolean; sorted?: boolean; quorum?: boolean } = {}) {
+  return { path, recursive: o.recursive ?? false, sorted: o.sorted ?? false, quorum: o.quorum ?? false };
+}
+
+/** Poll until cond() holds; bounded. */
+export async function until(cond: () => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
