@@ -8,16 +8,18 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 export function encodeConfChange(cc: ConfChange): Uint8Array {
-  return encoder.encode(JSON.stringify({ type: cc.type, id: cc.id }));
+  return encoder.encode(JSON.stringify(cc.context === undefined ? { type: cc.type, id: cc.id } : { type: cc.type, id: cc.id, context: cc.context }));
 }
 
 export function decodeConfChange(data: Uint8Array): ConfChange {
   const v: unknown = JSON.parse(decoder.decode(data));
   assert(typeof v === 'object' && v !== null, 'confChange: not an object');
-  const o = v as { type?: unknown; id?: unknown };
+  const o = v as { type?: unknown; id?: unknown; context?: unknown };
   assert(o.type === 'addNode' || o.type === 'removeNode', `confChange: bad type ${String(o.type)}`);
   assert(typeof o.id === 'string' && o.id !== '', 'confChange: bad id');
-  return { type: o.type, id: o.id };
+  if (o.context === undefined) return { type: o.type, id: o.id };
+  assert(typeof o.context === 'string', 'confChange: bad context');
+  return { type: o.type, id: o.id, context: o.context };
 }
 
 /** The voter set after applying cc; adding a present voter or removing an absent one changes nothing. */

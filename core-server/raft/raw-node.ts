@@ -98,6 +98,8 @@ export class RawNode {
   private prevHardState: HardState;
   /** A Ready was handed out and not yet advanced. */
   private readyOutstanding = false;
+  /** The commit index when the last Ready was handed out (see takeUrgentMessages). */
+  private readyCommit = 0;
 
   constructor(config: RaftConfig) {
     this.raft = new Raft(config);
@@ -203,8 +205,34 @@ export class RawNode {
       hs.vote !== this.prevHardState.vote;
     r.msgs = [];
     r.readStates = [];
+    this.readyCommit = hs.commit;
     this.readyOutstanding = true;
     return rd;
+  }
+
+  /**
+   * Heartbeats and heartbeat responses generated since the last ready(),
+   * removed from the next Ready so the driver can send them NOW, while a slow
+   * fsync holds that Ready back. Neither claims anything durable: a
+   * heartbeatResp only says "I hear you", and a heartbeat's commit is cut to
+   * the commit of the last Ready handed out — a value whose messages were
+   * already allowed out (rule 2), so it never counts the leader's own
+   * entries that are still being written. This is what keeps a leader whose
+   * disk takes seconds to fsync in office: followers keep hearing it, and it
+   * keeps hearing them (check-quorum). Everything else waits for the Ready.
+   */
+  takeUrgentMessages(): Message[] {
+    const r = this.raft;
+    if (r.msgs.length === 0) return [];
+    const urgent: Message[] = [];
+    const rest: Message[] = [];
+    for (const m of r.msgs) {
+      if (m.type === 'heartbeat') urgent.push(m.commit > this.readyCommit ? { ...m, commit: this.readyCommit } : m);
+      else if (m.type === 'heartbeatResp') urgent.push(m);
+      else rest.push(m);
+    }
+    if (urgent.length > 0) r.msgs = rest;
+    return urgent;
   }
 
   /** The driver finished with rd: its entries are durable and its committed entries applied. */

@@ -96,7 +96,10 @@ export class MemoryStorage implements Storage {
     const fresh = first.index <= offset ? entries.slice(offset + 1 - first.index) : entries;
     const start = fresh[0]!.index;
     assert(start <= this.lastIndex() + 1, `storage.append gap: ${start} after lastIndex ${this.lastIndex()}`);
-    this.ents = this.ents.slice(0, start - offset).concat(fresh);
+    // The common case extends the log in place: copying it on every append
+    // would make a long log quadratic. Only a conflicting suffix is cut.
+    if (start <= this.lastIndex()) this.ents.length = start - offset;
+    for (const e of fresh) this.ents.push(e);
   }
 
   /** Replaces everything with a snapshot received from the leader. */

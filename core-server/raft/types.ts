@@ -58,6 +58,8 @@ export const EMPTY_SNAPSHOT: Snapshot = { meta: { index: 0, term: 0, voters: [] 
 export interface ConfChange {
   type: 'addNode' | 'removeNode';
   id: MemberId;
+  /** Opaque to Raft: the application's facts about the member (its name and URLs), applied with the change. */
+  context?: string;
 }
 
 export type Role = 'follower' | 'preCandidate' | 'candidate' | 'leader';
