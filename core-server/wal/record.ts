@@ -4,7 +4,8 @@
 //
 //   offset  size  field
 //   0       4     payloadLength  u32, bytes of payload that follow the header
-//   4       1     type           u8: 1 metadata, 2 entry, 3 hardState, 4 crc, 5 snapshot
+//   4       1     type           u8: 1 metadata, 2 entry, 3 hardState, 4 crc, 5 snapshot,
+//                                6 entry carrying a Raft membership change
 //   5       3     reserved       zero
 //   8       4     headerCrc      crc32c(bytes 0..8)
 //   12      4     recordCrc      crc32c(bytes 0..8 ++ payload), seeded with the
@@ -22,7 +23,7 @@
 //
 // Payloads:
 //   metadata   u16 len + utf8 memberId, u16 len + utf8 clusterId
-//   entry      u64 term, u64 index, data (rest of payload, opaque)
+//   entry      u64 term, u64 index, data (rest of payload, opaque); the same for type 6
 //   hardState  u64 term, u64 commit, u16 len + utf8 vote ('' = no vote)
 //   crc        u32 prevCrc (the rolling CRC before this segment; starts a segment)
 //   snapshot   u64 index, u64 term
@@ -41,6 +42,8 @@ export const RecordType = {
   hardState: 3,
   crc: 4,
   snapshot: 5,
+  /** An entry whose data is a Raft conf change: the log must say which entries change membership. */
+  confEntry: 6,
 } as const;
 
 export interface MetadataRecord {
@@ -54,6 +57,8 @@ export interface EntryRecord {
   index: number;
   /** One encoded command, opaque to the WAL. */
   data: Uint8Array;
+  /** A Raft membership change rather than a command (written as record type 6). */
+  conf?: boolean;
 }
 export interface HardStateRecord {
   type: 'hardState';
@@ -154,7 +159,7 @@ export function encodeRecords(records: readonly WalRecord[], prevCrc: number): E
     const size = sizes[i]!;
     const p = at + FRAME_HEADER_BYTES;
     view.setUint32(at, size, true);
-    bytes[at + 4] = RecordType[r.type];
+    bytes[at + 4] = r.type === 'entry' && r.conf === true ? RecordType.confEntry : RecordType[r.type];
     view.setUint32(at + 8, crc32c(bytes, 0, at, at + 8), true);
     switch (r.type) {
       case 'entry':
@@ -246,12 +251,15 @@ export function decodeFrame(buf: Uint8Array, offset: number, prevCrc: number | n
 
   const bad = (reason: string): FrameResult => ({ kind: 'bad-payload', end, reason });
   switch (type) {
-    case RecordType.entry: {
+    case RecordType.entry:
+    case RecordType.confEntry: {
       if (size < 16) return bad('entry payload too short');
       const term = getU64(view, p);
       const index = getU64(view, p + 8);
       if (term === null || index === null) return bad('entry term or index out of range');
-      return { kind: 'record', record: { type: 'entry', term, index, data: buf.subarray(p + 16, end) }, end, crc };
+      const data = buf.subarray(p + 16, end);
+      const record: EntryRecord = type === RecordType.confEntry ? { type: 'entry', term, index, data, conf: true } : { type: 'entry', term, index, data };
+      return { kind: 'record', record, end, crc };
     }
     case RecordType.hardState: {
       if (size < 18) return bad('hardState payload too short');

@@ -6,6 +6,7 @@ const u64 = fc.nat({ max: Number.MAX_SAFE_INTEGER });
 const id = fc.string({ maxLength: 20 });
 const arbRecord: fc.Arbitrary<WalRecord> = fc.oneof(
   fc.record({ type: fc.constant('entry' as const), term: u64, index: u64, data: fc.uint8Array({ maxLength: 64 }) }),
+  fc.record({ type: fc.constant('entry' as const), term: u64, index: u64, data: fc.uint8Array({ maxLength: 64 }), conf: fc.constant(true) }),
   fc.record({ type: fc.constant('hardState' as const), term: u64, vote: id, commit: u64 }),
   fc.record({ type: fc.constant('snapshot' as const), index: u64, term: u64 }),
   fc.record({ type: fc.constant('metadata' as const), memberId: id, clusterId: id }),
