@@ -143,11 +143,14 @@ export class Raft {
   }
 
   private loadHardState(hs: HardState): void {
-    assert(
-      hs.commit >= this.raftLog.committed && hs.commit <= this.raftLog.lastIndex(),
-      `hard state commit ${hs.commit} outside [${this.raftLog.committed}, ${this.raftLog.lastIndex()}]`,
-    );
-    this.raftLog.committed = hs.commit;
+    assert(hs.commit <= this.raftLog.lastIndex(), `hard state commit ${hs.commit} beyond lastIndex ${this.raftLog.lastIndex()}`);
+    // The commit index may trail the storage's snapshot: a commit-only hard
+    // state is written without fsync (mustSync is false), and a snapshot
+    // file is made durable on its own, so a crash can keep the snapshot and
+    // lose the newer commit. A snapshot holds only committed entries, so its
+    // index is committed by definition (RaftLog starts there): keep the
+    // higher of the two. (etcd instead picks an older snapshot, #10219.)
+    this.raftLog.committed = Math.max(hs.commit, this.raftLog.committed);
     this.term = hs.term;
     this.vote = hs.vote;
   }
