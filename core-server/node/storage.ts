@@ -1,6 +1,6 @@
-// A member's durable state: the WAL (every command, in order) and the newest
-// snapshot (the store image at some index). The driver appends through it;
-// start-up reads it back.
+// A member's durable state: the WAL (Raft's hard state and every log entry,
+// in order) and the newest snapshot (the state machine at some index). The
+// driver saves each Ready through it; start-up reads it back.
 //
 //   <data-dir>/member/wal/   segments of framed records (see wal/design.md)
 //   <data-dir>/member/snap/  <term>-<index>.snap files
@@ -13,30 +13,43 @@
 
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { decode, encode } from '@msgpack/msgpack';
 import type { Logger } from 'pino';
-import { openWal, StorageError, type Wal, type EntryRecord } from '../wal/index.js';
+import type { Entry, HardState } from '../raft/types.js';
+import { openWal, StorageError, type AppendRecord, type EntryRecord, type Wal } from '../wal/index.js';
 import { loadNewestSnapshot, saveSnapshot } from '../snap/index.js';
-import type { LogEntry, LogSink } from './single-node.js';
 
 export interface MemberStorageOptions {
   walSegmentBytes: number;
   /** Ids for a brand-new data dir; an existing one keeps the ids it was created with. */
   newIdentity: () => { memberId: string; clusterId: string };
+  /** Runs only when the data dir holds no WAL yet, before one is created (a joining member learns its ids here). */
+  beforeCreate?: () => Promise<void>;
   logger?: Logger;
 }
 
-export interface MemberStorage extends LogSink {
+export interface StoredSnapshot {
+  index: number;
+  term: number;
+  /** The encoded state machine (see state-image.ts). */
+  data: Uint8Array;
+}
+
+export interface MemberStorage {
   readonly memberId: string;
   readonly clusterId: string;
+  readonly dataDir: string;
   /** True when this start created the data dir. */
   readonly created: boolean;
-  readonly snapshot: { index: number; term: number; image: unknown } | null;
+  readonly snapshot: StoredSnapshot | null;
+  readonly hardState: HardState | null;
   /** Entries after the snapshot, in index order. */
   readonly entries: readonly EntryRecord[];
-  /** Drops the replayed entries once applied, so they are not held in memory. */
+  /** Drops the replayed entries once handed to Raft, so they are not held twice. */
   releaseReplay(): void;
-  saveSnapshot(index: number, term: number, image: unknown): Promise<void>;
+  /** Makes a Ready's hard state and entries durable (one write, one fsync). */
+  save(hardState: HardState | undefined, entries: readonly Entry[]): Promise<void>;
+  /** Writes the snapshot file, marks it in the WAL, releases older segments. */
+  saveSnapshot(snap: StoredSnapshot): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -52,6 +65,7 @@ export async function openMemberStorage(dataDir: string, opts: MemberStorageOpti
       { file: walDir, offset: 0 },
     );
   }
+  if (!hasWalSegments(walDir) && opts.beforeCreate !== undefined) await opts.beforeCreate();
   const { wal, recovered } = await openWal(walDir, {
     segmentBytesMax: opts.walSegmentBytes,
     metadata: opts.newIdentity(),
@@ -78,21 +92,30 @@ export async function openMemberStorage(dataDir: string, opts: MemberStorageOpti
   return {
     memberId: recovered.metadata.memberId,
     clusterId: recovered.metadata.clusterId,
+    dataDir,
     created: recovered.created,
-    snapshot: snap ? { index: snap.index, term: snap.term, image: decode(snap.data) as unknown } : null,
+    snapshot: snap ? { index: snap.index, term: snap.term, data: snap.data } : null,
+    hardState: recovered.hardState,
     get entries() {
       return entries;
     },
     releaseReplay() {
       entries = [];
     },
-    append(batch: LogEntry[]): Promise<void> {
-      return wal.append(batch.map((e) => ({ type: 'entry' as const, term: e.term, index: e.index, data: e.data })));
+    save(hardState, ents) {
+      const records: AppendRecord[] = [];
+      for (const e of ents) {
+        records.push(e.type === 'confChange' ? { type: 'entry', term: e.term, index: e.index, data: e.data, conf: true } : { type: 'entry', term: e.term, index: e.index, data: e.data });
+      }
+      // After the entries: a crash between the two leaves the old hard state,
+      // whose commit never points past what is on disk.
+      if (hardState !== undefined) records.push({ type: 'hardState', term: hardState.term, vote: hardState.vote, commit: hardState.commit });
+      return wal.append(records);
     },
-    async saveSnapshot(index: number, term: number, image: unknown): Promise<void> {
-      await saveSnapshot(snapDir, { index, term, data: encode(image, { ignoreUndefined: true }) });
-      await wal.append([{ type: 'snapshot', index, term }]);
-      await wal.releaseTo(index);
+    async saveSnapshot(s) {
+      await saveSnapshot(snapDir, { index: s.index, term: s.term, data: s.data });
+      await wal.append([{ type: 'snapshot', index: s.index, term: s.term }]);
+      await wal.releaseTo(s.index);
     },
     close: () => closeWal(wal),
   };

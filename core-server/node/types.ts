@@ -38,4 +38,21 @@ export interface KvNode {
   linearizableBarrier(): Promise<void>;
   /** The local clock, for rendering TTLs and computing deadlines. */
   nowMs(): number;
+  /** Membership changes (POST/PUT/DELETE /v2/members); absent where the node cannot change membership. */
+  addMember?(peerURLs: string[]): Promise<MemberInfo>;
+  removeMember?(id: string): Promise<void>;
+  updateMember?(id: string, peerURLs: string[]): Promise<void>;
+  /** Raft's view of this member, where there is one. */
+  status?(): RaftStatus;
+}
+
+export interface RaftStatus {
+  term: number;
+  commit: number;
+  applied: number;
+  lastIndex: number;
+  role: string;
+  /** Leader id, '' for none. */
+  lead: string;
+  voters: string[];
 }
