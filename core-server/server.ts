@@ -9,6 +9,7 @@ import type { CoreConfig } from '../config/index.js';
 import { buildCoreApp, FORM_BYTES_MAX } from './api/index.js';
 import { startNativeServer, type NativeServer } from './api/native/server.js';
 import { RaftNode } from './node/driver.js';
+import type { MemberInfo } from './node/types.js';
 import { memberIdFor, clusterIdFor } from './node/ids.js';
 import { openMemberStorage, type MemberStorage } from './node/storage.js';
 import { PeerTransport, peerAddress, queryCluster } from './transport/peer-transport.js';
@@ -39,7 +40,7 @@ export class CoreStartError extends Error {
   }
 }
 
-async function joinIdentity(config: CoreConfig, log: Logger): Promise<{ memberId: string; clusterId: string }> {
+async function joinIdentity(config: CoreConfig, log: Logger): Promise<{ memberId: string; clusterId: string; members: MemberInfo[] }> {
   const others = config.initialCluster.filter((m) => m.name !== config.name).flatMap((m) => m.peerUrls);
   if (others.length === 0) {
     throw new CoreStartError('RG_ERR_JOIN', '--initial-cluster-state existing needs --initial-cluster to list at least one running member besides this one');
@@ -57,7 +58,7 @@ async function joinIdentity(config: CoreConfig, log: Logger): Promise<{ memberId
         );
       }
       log.info({ clusterId: info.clusterId, memberId: self.id }, 'joining existing cluster');
-      return { memberId: self.id, clusterId: info.clusterId };
+      return { memberId: self.id, clusterId: info.clusterId, members: info.members };
     }
     if (Date.now() > deadline) {
       throw new CoreStartError('RG_ERR_JOIN', `no member of the existing cluster answered at ${others.join(', ')} within ${JOIN_WAIT_MS / 1000}s; start them first`);
@@ -75,13 +76,13 @@ export async function startCoreServer(config: CoreConfig, deps: CoreServerDeps =
 
   const started = Date.now();
   const joining = config.initialClusterState === 'existing';
-  let joinIds: { memberId: string; clusterId: string } | null = null;
+  const join: { ids: { memberId: string; clusterId: string; members: MemberInfo[] } | null } = { ids: null };
   const storage: MemberStorage = await openMemberStorage(config.dataDir, {
     walSegmentBytes: config.walSegmentBytes,
-    newIdentity: () => joinIds ?? { memberId: memberIdFor(config.initialAdvertisePeerUrls, token), clusterId: clusterIdFor(initialIds.map((m) => m.id)) },
+    newIdentity: () => join.ids ?? { memberId: memberIdFor(config.initialAdvertisePeerUrls, token), clusterId: clusterIdFor(initialIds.map((m) => m.id)) },
     logger: log,
     // A joiner learns its ids from the cluster, before the data dir exists.
-    beforeCreate: joining ? async () => void (joinIds = await joinIdentity(config, log)) : undefined,
+    beforeCreate: joining ? async () => void (join.ids = await joinIdentity(config, log)) : undefined,
   });
 
   log.info(
@@ -153,6 +154,7 @@ export async function startCoreServer(config: CoreConfig, deps: CoreServerDeps =
     heartbeatMs: config.heartbeatIntervalMs,
     electionTimeoutMs: config.electionTimeoutMs,
     snapshotCount: config.snapshotCount,
+    seedPeers: join.ids?.members ?? [],
     onFatal: (err) => failNow(err),
   });
   storage.releaseReplay();
@@ -171,8 +173,16 @@ export async function startCoreServer(config: CoreConfig, deps: CoreServerDeps =
     nativeUrls,
   });
   await app.ready();
-  await transport.start();
-  await raftNode.start();
+  try {
+    await transport.start();
+    await raftNode.start();
+  } catch (err) {
+    // Nothing may keep a process that failed to start alive.
+    await transport.close();
+    await app.close();
+    await storage.close();
+    throw err;
+  }
 
   // Fastify listens once; any further client URL gets its own server that
   // hands requests to the same router.

@@ -19,7 +19,7 @@ import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyReply, Fa
 import type { Registry } from 'prom-client';
 import type { KvNode } from '../node/types.js';
 import { Ecode, V2Error } from '../store/v2-error.js';
-import { healthAnswer, machinesAnswer, membersAnswer, statsAnswer, versionAnswer } from './info-routes.js';
+import { healthAnswer, machinesAnswer, membersAnswer, membersChangeOf, runMembersChange, statsAnswer, versionAnswer } from './info-routes.js';
 import { createKeysHandler } from './keys-route.js';
 import { NATIVE_DISCOVERY_PATH, nativeDiscoveryAnswer } from './native/discovery.js';
 import { createCoreMetrics } from './metrics.js';
@@ -207,7 +207,11 @@ export function buildCoreApp(opts: CoreAppOptions): FastifyInstance {
     if (path === NATIVE_DISCOVERY_PATH) return sendAnswer(reply, nativeDiscoveryAnswer(method, node, opts.nativeUrls ?? []));
     if (path === '/v2/members' || path.startsWith('/v2/members/')) {
       request.rgRoute = 'members';
-      return sendAnswer(reply, membersAnswer(method, path, node, request.headers['content-type']));
+      const body = Buffer.isBuffer(request.body) ? request.body : undefined;
+      const change = membersChangeOf(method, path, node, request.headers['content-type'], body);
+      if (change === null) return sendAnswer(reply, membersAnswer(method, path, node, request.headers['content-type']));
+      if ('status' in change) return sendAnswer(reply, change);
+      return sendAnswer(reply, await runMembersChange(change, node, path.slice('/v2/members/'.length)));
     }
     return sendAnswer(reply, NOT_FOUND);
   }

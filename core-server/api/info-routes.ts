@@ -80,6 +80,82 @@ export function membersAnswer(method: string, path: string, node: KvNode, conten
   return { ...a, headers: { ...a.headers, ...cid } };
 }
 
+/** A membership change the caller must carry out (asynchronously) before answering. */
+export type MembersChange =
+  | { kind: 'add'; peerURLs: string[] }
+  | { kind: 'remove'; id: string }
+  | { kind: 'update'; id: string; peerURLs: string[] };
+
+const URL_SCHEMES = new Set(['http:', 'https:', 'unix:', 'unixs:']);
+
+/** etcd's peerURLs body: {"peerURLs": [...]}, each a URL with an allowed scheme. */
+function parsePeerUrls(body: Buffer | undefined, cid: Record<string, string>): string[] | HttpAnswer {
+  let v: unknown;
+  try {
+    v = JSON.parse((body ?? Buffer.alloc(0)).toString('utf8'));
+  } catch (err) {
+    return httpError(400, (err as Error).message, cid);
+  }
+  const urls = (v as { peerURLs?: unknown } | null)?.peerURLs;
+  if (!Array.isArray(urls) || urls.length === 0) return httpError(400, 'no valid URLs given', cid);
+  for (const u of urls) {
+    if (typeof u !== 'string') return httpError(400, 'no valid URLs given', cid);
+    let parsed: URL;
+    try {
+      parsed = new URL(u);
+    } catch {
+      return httpError(400, `URL scheme must be http, https, unix, or unixs: ${u}`, cid);
+    }
+    if (!URL_SCHEMES.has(parsed.protocol)) return httpError(400, `URL scheme must be http, https, unix, or unixs: ${u}`, cid);
+  }
+  return urls as string[];
+}
+
+/**
+ * POST /v2/members, DELETE and PUT /v2/members/<id>, as etcd answers them:
+ * a change to make (the caller awaits it with runMembersChange), or an
+ * answer now (bad body, 405, 415). Returns null for requests membersAnswer serves.
+ */
+export function membersChangeOf(method: string, path: string, node: KvNode, contentType: string | undefined, body: Buffer | undefined): MembersChange | HttpAnswer | null {
+  const sub = path.slice('/v2/members'.length).replace(/^\//, '');
+  const cid = { [H_CLUSTER_ID]: node.clusterId };
+  if (node.addMember === undefined) return null;
+  if (method === 'POST' && sub === '') {
+    if (goMediaType(contentType) !== 'application/json') return null; // membersAnswer says 415
+    const urls = parsePeerUrls(body, cid);
+    return Array.isArray(urls) ? { kind: 'add', peerURLs: urls } : urls;
+  }
+  if ((method === 'DELETE' || method === 'PUT') && sub !== '' && !sub.includes('/')) {
+    if (!/^[0-9a-f]{1,16}$/i.test(sub)) return httpError(404, `No such member: ${sub}`, cid);
+    const id = sub.toLowerCase().padStart(16, '0');
+    if (method === 'DELETE') return { kind: 'remove', id };
+    if (goMediaType(contentType) !== 'application/json') return null;
+    const urls = parsePeerUrls(body, cid);
+    return Array.isArray(urls) ? { kind: 'update', id, peerURLs: urls } : urls;
+  }
+  return null;
+}
+
+/** Carries out a membership change and answers as etcd does (201 with the member, 204, 404, 409, 410, 500). */
+export async function runMembersChange(change: MembersChange, node: KvNode, rawId: string): Promise<HttpAnswer> {
+  const cid = { [H_CLUSTER_ID]: node.clusterId };
+  try {
+    if (change.kind === 'add') {
+      const m = await node.addMember!(change.peerURLs);
+      return json(201, goJson(memberJson(m)) + '\n', cid);
+    }
+    if (change.kind === 'remove') await node.removeMember!(change.id);
+    else await node.updateMember!(change.id, change.peerURLs);
+    return { kind: 'http', status: 204, headers: { ...cid }, body: '' };
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code === 'RG_ERR_MEMBER_NOT_FOUND') return httpError(404, `No such member: ${rawId}`, cid);
+    if (code === 'RG_ERR_MEMBER_REMOVED') return httpError(410, `Member permanently removed: ${rawId}`, cid);
+    if (code === 'RG_ERR_PEER_URL_EXISTS') return httpError(409, 'membership: peerURL exists', cid);
+    return httpError(500, 'Internal Server Error', cid);
+  }
+}
+
 export function machinesAnswer(method: string, node: KvNode): HttpAnswer {
   if (method !== 'GET' && method !== 'HEAD') return methodNotAllowed('GET,HEAD');
   const urls = node.members().flatMap((m) => m.clientURLs);

@@ -97,6 +97,8 @@ export interface DriverOptions {
   recovered: Recovered;
   /** A brand-new member of a brand-new cluster: the initial members, written as the log's first entries. */
   bootstrap: (MemberContext & { id: string })[] | null;
+  /** Peers to talk to until the log says who the members are (a joining member knows them from its join query). */
+  seedPeers?: MemberInfo[];
   heartbeatMs: number;
   electionTimeoutMs: number;
   snapshotCount: number;
@@ -144,7 +146,8 @@ export class RaftNode implements KvNode {
   readonly memberId: string;
   readonly clusterId: string;
   readonly name: string;
-  private readonly o: Required<Omit<DriverOptions, 'seed' | 'onFatal' | 'bootstrap' | 'recovered'>>;
+  private readonly o: Required<Omit<DriverOptions, 'seed' | 'onFatal' | 'bootstrap' | 'recovered' | 'seedPeers'>>;
+  private readonly seedPeers: MemberInfo[];
   private readonly onFatal: (err: Error & { code?: string }) => void;
   private readonly raw: RawNode;
   private readonly mem: MemoryStorage;
@@ -193,6 +196,7 @@ export class RaftNode implements KvNode {
     this.name = opts.name;
     this.log = opts.logger;
     this.onFatal = opts.onFatal ?? (() => {});
+    this.seedPeers = opts.seedPeers ?? [];
     const electionTicks = Math.max(2, Math.round(opts.electionTimeoutMs / opts.heartbeatMs));
     this.o = {
       memberId: opts.memberId,
@@ -258,7 +262,7 @@ export class RaftNode implements KvNode {
       preVote: true,
       checkQuorum: true,
     });
-    opts.network.setPeers(this.membership.list());
+    this.updatePeers();
   }
 
   /** Bootstrap entries not yet written to the WAL (written by start()). */
@@ -285,6 +289,12 @@ export class RaftNode implements KvNode {
 
   members(): MemberInfo[] {
     return this.membership.list();
+  }
+
+  /** Streams to every member the state machine knows; to the seed peers while it knows none. */
+  private updatePeers(): void {
+    const known = this.membership.list();
+    this.o.network.setPeers(known.length > 0 ? known : this.seedPeers);
   }
 
   /** A member removed from the cluster for good (its peer connections are refused). */
@@ -712,7 +722,7 @@ export class RaftNode implements KvNode {
       const cc = decodeConfChange(e.data);
       this.raw.applyConfChange(cc);
       this.membership.applyConfChange(cc);
-      this.o.network.setPeers(this.membership.list());
+      this.updatePeers();
       this.applied = e.index;
       this.log.info({ change: cc.type, id: cc.id, index: e.index }, 'membership changed');
       const key = `${cc.type}:${cc.id}`;
@@ -734,7 +744,7 @@ export class RaftNode implements KvNode {
     let result: StoreEvent | V2Error | null = null;
     if (cmd.op === 'member') {
       this.membership.applyMemberCommand(cmd);
-      this.o.network.setPeers(this.membership.list());
+      this.updatePeers();
     } else {
       result = this.store.apply(cmd.op === 'write' ? { op: 'write', req: cmd.req } : { op: 'sync', nowMs: cmd.nowMs });
       if (cmd.op === 'sync') this.syncProposed = false;
@@ -754,7 +764,7 @@ export class RaftNode implements KvNode {
     // Restoring wakes every watcher whose next event the snapshot skipped with 401.
     this.store.restore(img.store);
     this.membership = Membership.fromImage(img.members);
-    this.o.network.setPeers(this.membership.list());
+    this.updatePeers();
     this.applied = snap.meta.index;
     this.snapIndex = snap.meta.index;
     this.m.snapshots.inc();
@@ -823,7 +833,9 @@ export class RaftNode implements KvNode {
     this.publishTimer = setTimeout(() => {
       this.publishTimer = null;
       const me = this.membership.get(this.memberId);
-      if (me === undefined || (me.name === this.name && sameList(me.clientURLs, this.o.clientURLs))) return;
+      // Not in the membership yet (a joiner still catching up): look again later.
+      if (me === undefined) return this.schedulePublish(this.o.electionTimeoutMs);
+      if (me.name === this.name && sameList(me.clientURLs, this.o.clientURLs)) return;
       if (this.lead === NONE) return this.schedulePublish(this.o.electionTimeoutMs);
       this.proposeCommand({ op: 'member', id: this.memberId, name: this.name, clientURLs: this.o.clientURLs }).then(
         () => this.schedulePublish(0),

@@ -74,7 +74,8 @@ export class PeerTransport {
   private readonly log: Logger;
   private readonly server: net.Server;
   private readonly peers = new Map<string, Outbound>();
-  private readonly inbound = new Set<net.Socket>();
+  /** Inbound connections, with the member that dialled (once its hello checked out). */
+  private readonly inbound = new Map<net.Socket, { from: string | null; refuse: (code: PeerRefusal, message: string) => void }>();
   private closed = false;
   private readonly sentBytes: Counter<'to'>;
   private readonly receivedBytes: Counter<'from'>;
@@ -116,6 +117,10 @@ export class PeerTransport {
 
   /** The peers to keep streams to (every member but this one), with their peer URLs. */
   setPeers(members: readonly MemberInfo[]): void {
+    // A member removed while connected learns it from the refusal (etcd: "permanently removed").
+    for (const conn of this.inbound.values()) {
+      if (conn.from !== null && this.h.isRemoved(conn.from)) conn.refuse('RG_ERR_MEMBER_REMOVED', `member ${conn.from} was removed from the cluster`);
+    }
     const want = new Map(members.filter((m) => m.id !== this.memberId && m.peerURLs.length > 0).map((m) => [m.id, m.peerURLs]));
     for (const [id, p] of this.peers) {
       if (!want.has(id)) {
@@ -215,7 +220,7 @@ export class PeerTransport {
     this.closed = true;
     for (const p of this.peers.values()) p.close();
     this.peers.clear();
-    for (const s of this.inbound) s.destroy();
+    for (const s of this.inbound.keys()) s.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
@@ -242,16 +247,18 @@ export class PeerTransport {
       s.destroy();
       return;
     }
-    this.inbound.add(s);
     s.setNoDelay(true);
     const decoder = new FrameDecoder(this.o.frameBytesMax);
     let from: string | null = null;
     let snap: { msg: Extract<PeerFrame, { t: 'snap' }>['msg']; buf: Buffer; at: number } | null = null;
     const refuse = (code: PeerRefusal, message: string) => {
+      if (s.writableEnded) return;
       this.log.warn({ remote: s.remoteAddress, from, code }, `refusing peer: ${message}`);
       s.end(encodeFrame({ t: 'goaway', code, message, clusterId: this.clusterId } satisfies PeerFrame));
       setTimeout(() => s.destroy(), 1000).unref();
     };
+    const conn = { from: null as string | null, refuse };
+    this.inbound.set(s, conn);
     s.on('error', () => {});
     s.on('close', () => this.inbound.delete(s));
     s.on('data', (chunk: Buffer) => {
@@ -279,6 +286,7 @@ export class PeerTransport {
           if (f.to !== this.memberId) return refuse('RG_ERR_MEMBER_MISMATCH', `peer ${f.from} dialled member ${f.to}, but this is member ${this.memberId}`);
           if (this.h.isRemoved(f.from)) return refuse('RG_ERR_MEMBER_REMOVED', `member ${f.from} was removed from the cluster`);
           from = f.from;
+          conn.from = from;
           this.receivedBytes.inc({ from }, chunk.length);
           continue;
         }

@@ -37,6 +37,8 @@ export interface ManagedProcess {
   stop(graceMs?: number): Promise<void>;
   /** SIGKILL at once; resolves once the process exited. */
   kill9(): Promise<void>;
+  /** Sends a signal (SIGSTOP/SIGCONT to freeze and thaw it); nothing if it has exited. */
+  signal(sig: NodeJS.Signals): void;
 }
 
 export function spawnManaged(command: string, args: readonly string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): ManagedProcess {
@@ -90,6 +92,7 @@ export function spawnManaged(command: string, args: readonly string[], opts: { c
       signal('SIGKILL');
       if (!(await waitExit(5_000))) throw new Error(`pid ${pid} did not exit after SIGKILL`);
     },
+    signal,
     async kill9() {
       if (!alive()) return;
       signal('SIGKILL');
