@@ -16,6 +16,11 @@ const commands: Record<string, Command> = {
     usage: 'raftgate core [flags]   (raftgate core --help lists every flag)',
     run: async (args) => (await import('./core.js')).runCoreCommand(args),
   },
+  proxy: {
+    summary: 'run a proxy: cached reads, one upstream watch, limits (--mode, --listen-client-urls, --endpoints, ...)',
+    usage: 'raftgate proxy --endpoints URLS [flags]   (raftgate proxy --help lists every flag)',
+    run: async (args) => (await import('./proxy.js')).runProxyCommand(args),
+  },
   dev: {
     summary: 'run a local cluster on loopback for development (what `npm start` runs)',
     usage: 'raftgate dev [flags]',

@@ -186,6 +186,14 @@ export const proxyFields = {
     default: 10_000,
     description: "Upper bound on a request's Cache-Control max-stale, so no client can ask for answers older than 10s.",
   }),
+  staleIfErrorCeilingMs: durationField({
+    flag: 'stale-if-error-ceiling',
+    minMs: 0,
+    maxMs: 24 * 60 * 60_000,
+    default: 60_000,
+    description:
+      'Most a request\'s Cache-Control stale-if-error may ask for when no member answers; 1m rides out a leader election or a member restart without serving very old data.',
+  }),
   cacheBytesMax: bytesField({
     flag: 'cache-bytes-max',
     min: 0,
@@ -255,6 +263,21 @@ export const proxyFields = {
     maxMs: 60 * 60_000,
     default: 120_000,
     description: "Idle keep-alive connections are closed after this; 2m outlasts Go's 90s client idle timeout (etcdctl), so clients close first and never reuse a closed socket.",
+  }),
+  upstreamProtocol: enumField({
+    flag: 'upstream-protocol',
+    values: ['auto', 'native', 'etcd-v2'] as const,
+    default: 'auto',
+    description:
+      'How to talk to --endpoints: native (Raftgate core members), etcd-v2 (a real etcd cluster over its v2 HTTP API), or auto to ask the endpoints which they are.',
+  }),
+  upstreamTimeoutMs: durationField({
+    flag: 'upstream-timeout',
+    minMs: 100,
+    maxMs: 5 * 60_000,
+    default: 5000,
+    description:
+      "How long a read or write may wait for the core, across retries and failover; 5s covers a leader election (etcd's 1s election timeout) with room to spare.",
   }),
   upstreamConnectionsPerMember: intField({
     flag: 'upstream-connections-per-member',

@@ -27,6 +27,40 @@ export interface CoreMetrics {
   watcherRefused(): void;
 }
 
+/**
+ * Counts one finished request by route, method and code and, unless
+ * `seconds` is null (a watch), its latency. Labelled children are looked up
+ * once per label combination, not per request. Shared by the core's and the
+ * proxy's HTTP metrics.
+ */
+export function requestObserver(
+  requests: Counter<'route' | 'method' | 'code'>,
+  latency: Histogram<'route' | 'method'>,
+): (route: string, method: string, status: number, seconds: number | null) => void {
+  type Child = { inc(): void };
+  type HChild = { observe(v: number): void };
+  const counters = new Map<string, Child>();
+  const histograms = new Map<string, HChild>();
+  return (route, methodIn, status, seconds) => {
+    const method = KNOWN_METHODS.has(methodIn) ? methodIn : 'other';
+    const ck = route + ' ' + method + ' ' + status;
+    let c = counters.get(ck);
+    if (c === undefined) {
+      c = requests.labels(route, method, String(status));
+      counters.set(ck, c);
+    }
+    c.inc();
+    if (seconds === null) return;
+    const hk = route + ' ' + method;
+    let h = histograms.get(hk);
+    if (h === undefined) {
+      h = latency.labels(route, method);
+      histograms.set(hk, h);
+    }
+    h.observe(seconds);
+  };
+}
+
 export function createCoreMetrics(registry: Registry, node: KvNode, activeWatchers: () => number): CoreMetrics {
   const requests = new Counter({
     name: 'raftgate_core_http_requests_total',
@@ -71,31 +105,8 @@ export function createCoreMetrics(registry: Registry, node: KvNode, activeWatche
     },
   });
 
-  // Labelled children are looked up once per label combination, not per request.
-  type Child = { inc(): void };
-  type HChild = { observe(v: number): void };
-  const counters = new Map<string, Child>();
-  const histograms = new Map<string, HChild>();
-
   return {
-    observe(route, methodIn, status, seconds) {
-      const method = KNOWN_METHODS.has(methodIn) ? methodIn : 'other';
-      const ck = route + ' ' + method + ' ' + status;
-      let c = counters.get(ck);
-      if (c === undefined) {
-        c = requests.labels(route, method, String(status));
-        counters.set(ck, c);
-      }
-      c.inc();
-      if (seconds === null) return;
-      const hk = route + ' ' + method;
-      let h = histograms.get(hk);
-      if (h === undefined) {
-        h = latency.labels(route, method);
-        histograms.set(hk, h);
-      }
-      h.observe(seconds);
-    },
+    observe: requestObserver(requests, latency),
     watcherRefused() {
       refused.inc();
     },

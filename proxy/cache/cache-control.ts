@@ -9,9 +9,10 @@
 //   max-age=N          at most N seconds (max-age=0: read through)
 //   no-cache           read through
 //   stale-if-error=S   if the read-through fails, a cached answer up to S
-//                      seconds stale may still be served (bare: the ceiling)
+//                      seconds stale may still be served (bare: its ceiling)
 //
-// Every bound is capped by the configured ceiling. Directive names are
+// Every bound is capped by the configured ceiling (stale-if-error by its own,
+// --stale-if-error-ceiling). Directive names are
 // case-insensitive; arguments may be tokens or quoted strings. A directive
 // with a malformed argument is ignored, as RFC 9111 has caches do with what
 // they do not understand — except no-cache, which is honoured with or
@@ -23,6 +24,12 @@ export interface StalenessConfig {
   maxStalenessMs: number;
   /** The most any request may ask for. */
   maxStalenessCeilingMs: number;
+  /**
+   * The most stale-if-error may ask for (serving stale when no member
+   * answers may reasonably reach further back than ordinary reads);
+   * defaults to maxStalenessCeilingMs.
+   */
+  staleIfErrorCeilingMs?: number;
 }
 
 export interface ReadPolicy {
@@ -114,6 +121,7 @@ function minOf(a: number | null, b: number): number {
 /** The staleness policy for one request. */
 export function readPolicy(header: string | readonly string[] | undefined, cfg: StalenessConfig): ReadPolicy {
   const ceiling = cfg.maxStalenessCeilingMs;
+  const sieCeiling = cfg.staleIfErrorCeilingMs ?? ceiling;
   let noCache = false;
   let maxAge: number | null = null;
   let maxStale: number | null = null;
@@ -134,7 +142,7 @@ export function readPolicy(header: string | readonly string[] | undefined, cfg: 
         break;
       }
       case 'stale-if-error': {
-        const ms = d.value === null ? ceiling : deltaMs(d.value);
+        const ms = d.value === null ? sieCeiling : deltaMs(d.value);
         if (ms !== null) staleIfError = minOf(staleIfError, ms);
         break;
       }
@@ -148,6 +156,6 @@ export function readPolicy(header: string | readonly string[] | undefined, cfg: 
   return {
     readThrough: noCache || maxAge === 0,
     maxStaleMs: bound,
-    staleIfErrorMs: staleIfError === null ? null : Math.min(staleIfError, ceiling),
+    staleIfErrorMs: staleIfError === null ? null : Math.min(staleIfError, sieCeiling),
   };
 }

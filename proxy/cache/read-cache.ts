@@ -32,11 +32,26 @@ import { cleanPath } from '../../core-server/store/key-path.js';
 import { ttlSeconds } from '../../core-server/store/time-format.js';
 import type { NodeJSON, ReadOptions, StoreEvent } from '../../core-server/store/types.js';
 import { Ecode, V2Error } from '../../core-server/store/v2-error.js';
+import { isGapEvent } from '../watch/gap-event.js';
 import type { UpstreamView } from '../watch/upstream-view.js';
 import { PathIndex } from './path-index.js';
 
 /** What a member's GET answers: the node, or an error. */
 export type GetAnswer = StoreEvent | V2Error;
+
+/**
+ * A loaded answer known current as of `currentAtMs`, when that is earlier
+ * than the load's start (an answer from the shared L2 cache is only as
+ * current as the view that vouched for it).
+ */
+export interface LoadedAnswer {
+  answer: GetAnswer;
+  currentAtMs: number;
+}
+
+function isLoaded(x: GetAnswer | LoadedAnswer): x is LoadedAnswer {
+  return !(x instanceof V2Error) && 'answer' in x && 'currentAtMs' in x;
+}
 
 export interface ReadCacheOptions {
   /** Total bytes of cached answers (approximate: their JSON length plus a fixed overhead). */
@@ -273,12 +288,16 @@ export class ReadCache {
    * once. The answer is stored when it may be; each caller then gets it,
    * unless it lies below an index already answered ('behind').
    */
-  async getOrLoad(path: string, opts: ReadOptions, nowMs: number, loader: () => Promise<GetAnswer>): Promise<LoadOutcome> {
+  async getOrLoad(path: string, opts: ReadOptions, nowMs: number, loader: () => Promise<GetAnswer | LoadedAnswer>): Promise<LoadOutcome> {
     const key = cacheKey(path, opts);
     let p = this.inflight.get(key);
     if (p === undefined) {
       this.counts.loads++;
-      const shared = loader().then((answer) => ({ answer, stored: this.store(path, opts, answer, nowMs) }));
+      const shared = loader().then((got) => {
+        const answer = isLoaded(got) ? got.answer : got;
+        const at = isLoaded(got) ? Math.min(nowMs, got.currentAtMs) : nowMs;
+        return { answer, stored: this.store(path, opts, answer, at) };
+      });
       p = shared;
       const done = (): void => {
         if (this.inflight.get(key) === shared) this.inflight.delete(key);
@@ -314,6 +333,12 @@ export class ReadCache {
   // ---- upstream events ------------------------------------------------------
 
   private onEvent(ev: StoreEvent): void {
+    if (isGapEvent(ev)) {
+      // Some key's TTL moved and the upstream does not say which (etcd v2).
+      this.counts.invalidations += this.lru.size;
+      this.clear();
+      return;
+    }
     const k = ev.node.key ?? '/';
     const idx = eventIndex(ev);
     // Only a delete or an expiry (a directory's, or a key's with "not a

@@ -16,12 +16,12 @@
 import { Ecode, V2Error } from '../../core-server/store/v2-error.js';
 import type { ReadOptions } from '../../core-server/store/types.js';
 import type { ReadPolicy } from './cache-control.js';
-import type { GetAnswer, ReadCache } from './read-cache.js';
+import type { GetAnswer, LoadedAnswer, ReadCache } from './read-cache.js';
 
 export interface ReadDeps {
   nowMs(): number;
-  /** A GET from the core (any member); rejects when no member can be reached. */
-  load(): Promise<GetAnswer>;
+  /** A GET from the core (any member), or the shared L2 cache; rejects when no member can be reached. */
+  load(): Promise<GetAnswer | LoadedAnswer>;
   /** Resolves when the view has reached `index` or the caller's bound on waiting has passed. */
   waitForIndex(index: number): Promise<void>;
   /** The view's index, for the index of an "unavailable" answer. */

@@ -224,6 +224,30 @@ export class UpstreamView {
     });
   }
 
+  /**
+   * Whether any event after `sinceIndex` (up to the view's index) could have
+   * changed a GET of `path`: an event at the path, inside it, or at one of
+   * its ancestors (a directory deleted, replaced or created). null when the
+   * ring no longer reaches back to sinceIndex + 1, so it cannot tell. A gap
+   * event (a refresh of an unknown key) touches everything. Used to decide
+   * whether another proxy's answer from the shared L2 cache is still true.
+   */
+  touchedSince(path: string, sinceIndex: number): boolean | null {
+    if (sinceIndex >= this.currentIndex) return false;
+    const h = this.history;
+    if (h.size === 0 || sinceIndex + 1 < h.startIndex) return null;
+    const p = path === '/' ? '/' : path;
+    for (let i = sinceIndex + 1; i <= h.lastIndex; i++) {
+      const e = h.at(i);
+      if (e === undefined) return null;
+      if (e.action === 'get') return true; // gap event: key unknown
+      const k = e.node.key ?? '/';
+      if (k === p || p === '/' || k === '/') return true;
+      if (k.startsWith(p + '/') || p.startsWith(k + '/')) return true;
+    }
+    return false;
+  }
+
   stats(): UpstreamViewStats {
     return { watchers: this.hub.count, watchersOverflowed: this.hub.overflows, ...this.counts };
   }
