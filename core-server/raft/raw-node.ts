@@ -14,7 +14,12 @@
 //  1. rd.entries, rd.hardState and rd.snapshot must be durable before any
 //     message of a LATER Ready is sent, and before rd.committedEntries are
 //     applied. When writing entry i, any stored entries at or after i are
-//     discarded (a follower's overwritten suffix).
+//     discarded (a follower's overwritten suffix). rd.snapshot replaces the
+//     WHOLE log, as MemoryStorage.applySnapshot does: after a restart no
+//     entry stored before it may come back, not even one after its index
+//     (that suffix belongs to a history the leader overwrote) — unless the
+//     stored entry at the snapshot's index has the snapshot's term, which
+//     makes the entries after it a continuation (test/sim seed 1395).
 //  2. rd.messages may be sent as soon as the entries and hard state of all
 //     PREVIOUS Readys are durable and rd.hardState is durable; they may go
 //     out while rd.entries of this same Ready are still being written. For a
