@@ -22,6 +22,7 @@ import type { ProxyConfig } from '../config/schema.js';
 import { healthAnswer, versionAnswer } from '../core-server/api/info-routes.js';
 import { BAD_REQUEST, NOT_FOUND, isKeysPath, resolveTarget } from '../core-server/api/v2-request.js';
 import type { HttpAnswer } from '../core-server/api/v2-request.js';
+import { goJson } from '../core-server/api/go-json.js';
 import { CORS_HEADERS, H_ETCD_INDEX, JSON_TYPE, errorBody } from '../core-server/api/v2-response.js';
 import type { WatchEnd } from '../core-server/api/watch-response.js';
 import type { StoreEvent } from '../core-server/store/types.js';
@@ -162,6 +163,33 @@ const systemClock: Clock = { nowMs: () => Date.now() };
 
 function v2Answer(status: number, e: V2Error): HttpAnswer {
   return { kind: 'http', status, headers: { 'Content-Type': JSON_TYPE, [H_ETCD_INDEX]: String(e.index) }, body: errorBody(e) };
+}
+
+/**
+ * The members' client URLs, as a client that asked THIS proxy should use
+ * them: the proxy's own URL. A client that syncs its endpoints from
+ * /v2/members (etcdctl and the Go client do by default) would otherwise
+ * leave the proxy for the members after its first request — through
+ * etcd's own v2 proxy too. Peer URLs and ids are untouched.
+ */
+export function advertiseSelf(route: ProxyRoute, body: Buffer, selfUrl: string): Buffer {
+  if (route === 'machines') return Buffer.from(selfUrl);
+  if (route !== 'members') return body;
+  let j: unknown;
+  try {
+    j = JSON.parse(body.toString('utf8'));
+  } catch {
+    return body;
+  }
+  const fix = (m: unknown): void => {
+    if (m !== null && typeof m === 'object' && Array.isArray((m as { clientURLs?: unknown }).clientURLs)) (m as { clientURLs: string[] }).clientURLs = [selfUrl];
+  };
+  const list = (j as { members?: unknown }).members;
+  if (Array.isArray(list)) list.forEach(fix);
+  else fix(j);
+  const text = goJson(j);
+  // Keep the member's framing: /v2/members ends in a newline (json.Encoder).
+  return Buffer.from(body.toString('utf8').endsWith('\n') ? text + '\n' : text);
 }
 
 function headerOf(v: string | string[] | undefined): string | undefined {
@@ -378,7 +406,9 @@ export function buildProxy(config: ProxyConfig, deps: ProxyDeps): FastifyInstanc
         ...(Buffer.isBuffer(request.body) ? { body: request.body } : {}),
         target,
       });
-      return sendRaw(reply, a.status, a.headers, a.body);
+      const host = headerOf(request.headers.host);
+      const body = a.status === 200 && host !== undefined ? advertiseSelf(request.rgProxyRoute, a.body, `http://${host}`) : a.body;
+      return sendRaw(reply, a.status, a.headers, body);
     } catch (err) {
       log.warn({ err: (err as Error).message, url: request.originalUrl }, 'pass-through to a member failed');
       reply.header('Retry-After', '1');
