@@ -262,7 +262,7 @@ describe('proxy in front of a real member', () => {
     expect(ctl('member', 'list').stdout).toContain(`clientURLs=${proxy.url}`);
     const missing = ctl('get', '/ctl/nope');
     expect(missing.status).toBe(4);
-    expect(missing.stderr).toMatch(/^Error:  100: Key not found \(\/ctl\/nope\) \[\d+\]/);
+    expect(missing.stderr).toMatch(/^Error: {2}100: Key not found \(\/ctl\/nope\) \[\d+\]/);
   });
 
   test.skipIf(!existsSync('/usr/bin/promtool'))('a live /metrics passes promtool check metrics', async () => {
