@@ -256,6 +256,10 @@ export class RaftNode implements KvNode {
       id: opts.memberId,
       storage: this.mem,
       electionTicks,
+      // Timeouts in [E, 1.5E), not etcd's [E, 2E): a leader's death is
+      // noticed within 1.5x the election timeout, so a new leader serves
+      // writes within 2x of it (test/fault/cluster-faults.test.ts measures it).
+      electionJitterTicks: Math.max(1, Math.ceil(electionTicks / 2)),
       heartbeatTicks: 1,
       rng: new Mulberry32(opts.seed ?? randomBytes(4).readUInt32LE(0)),
       applied: this.applied,

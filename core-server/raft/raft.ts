@@ -40,12 +40,18 @@ export interface RaftConfig {
   id: MemberId;
   /** Log store the driver fills; its initial state gives term, vote, commit and voters. */
   storage: Storage;
-  /** A follower that hears no leader for [electionTicks, 2 * electionTicks) ticks campaigns. */
+  /** A follower that hears no leader for [electionTicks, electionTicks + electionJitterTicks) ticks campaigns. */
   electionTicks: number;
   /** A leader sends heartbeats every heartbeatTicks ticks; must be < electionTicks. */
   heartbeatTicks: number;
   /** Seeded randomness for election jitter. */
   rng: Rng;
+  /**
+   * Range of the random ticks added to electionTicks, so members time out
+   * at different moments. Default electionTicks, etcd's [E, 2E). A smaller
+   * range bounds failover tighter at a slightly higher chance of a split vote.
+   */
+  electionJitterTicks?: number;
   /** Last index the state machine applied before a restart (entries after it are handed out again). */
   applied?: number;
   /** Bytes of entries per append message (at least one entry is always sent). Default 1 MiB. */
@@ -79,6 +85,7 @@ export class Raft {
   readStates: ReadState[] = [];
 
   private readonly electionTicks: number;
+  private readonly electionJitterTicks: number;
   private readonly heartbeatTicks: number;
   private randomizedElectionTicks = 0;
   /** Ticks since the last election timeout reset (follower/candidate) or check-quorum window (leader). */
@@ -109,6 +116,8 @@ export class Raft {
     assert(c.electionTicks > c.heartbeatTicks, 'electionTicks must exceed heartbeatTicks');
     this.id = c.id;
     this.electionTicks = c.electionTicks;
+    this.electionJitterTicks = c.electionJitterTicks ?? c.electionTicks;
+    assert(Number.isInteger(this.electionJitterTicks) && this.electionJitterTicks >= 1, 'electionJitterTicks must be a positive integer');
     this.heartbeatTicks = c.heartbeatTicks;
     this.rng = c.rng;
     this.maxMsgBytes = c.maxSizePerMsg ?? 1024 * 1024;
@@ -204,7 +213,7 @@ export class Raft {
   }
 
   private resetRandomizedElectionTimeout(): void {
-    this.randomizedElectionTicks = this.electionTicks + this.rng.nextInt(this.electionTicks);
+    this.randomizedElectionTicks = this.electionTicks + this.rng.nextInt(this.electionJitterTicks);
   }
 
   becomeFollower(term: number, lead: MemberId): void {
