@@ -4,9 +4,10 @@
 
 import http from 'node:http';
 import { pino, type Logger } from 'pino';
-import { Registry, collectDefaultMetrics } from 'prom-client';
+import { Registry } from 'prom-client';
 import type { CoreConfig } from '../config/index.js';
 import { buildCoreApp, FORM_BYTES_MAX } from './api/index.js';
+import { collectProcessMetrics } from './api/metrics.js';
 import { startNativeServer, type NativeServer } from './api/native/server.js';
 import { RaftNode } from './node/driver.js';
 import type { MemberInfo } from './node/types.js';
@@ -98,7 +99,7 @@ export async function startCoreServer(config: CoreConfig, deps: CoreServerDeps =
   );
 
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'raftgate_core_' });
+  collectProcessMetrics(registry, 'raftgate_core_');
 
   let failNow: (e: Error & { code?: string }) => void = () => {};
   const failed = new Promise<Error & { code?: string }>((resolve) => (failNow = resolve));
