@@ -2,12 +2,10 @@
 // agree on (issue 5). The dashboard and the rules may name only these; the
 // live-scrape tests check each one a running process is meant to export.
 //
-// `arrivesWith: 'raft'` marks the core's Raft metrics, whose exporter is
-// still being built: the live core test does not require them yet (an
-// it.todo there lists them); once Raft exports them, drop the mark and the
-// live test holds the code to the name. The proxy's metrics are all
-// required live as soon as the built CLI has `raftgate proxy`.
-import { Registry, collectDefaultMetrics } from 'prom-client';
+// The proxy's metrics are required live as soon as the built CLI has
+// `raftgate proxy`.
+import { Registry } from 'prom-client';
+import { collectProcessMetrics } from '../../core-server/api/metrics.js';
 
 export type MetricType = 'counter' | 'gauge' | 'histogram';
 export type Exporter = 'core' | 'proxy';
@@ -17,22 +15,19 @@ export interface ContractMetric {
   readonly type: MetricType;
   readonly labels: readonly string[];
   readonly exporter: Exporter;
-  readonly arrivesWith?: 'raft';
 }
 
-function m(exporter: Exporter, name: string, type: MetricType, labels: readonly string[] = [], arrivesWith?: 'raft'): ContractMetric {
-  return arrivesWith === undefined ? { name, type, labels, exporter } : { name, type, labels, exporter, arrivesWith };
+function m(exporter: Exporter, name: string, type: MetricType, labels: readonly string[] = []): ContractMetric {
+  return { name, type, labels, exporter };
 }
 
 const core = (name: string, type: MetricType, labels: readonly string[] = []) => m('core', name, type, labels);
-const raft = (name: string, type: MetricType, labels: readonly string[] = []) => m('core', name, type, labels, 'raft');
 const proxy = (name: string, type: MetricType, labels: readonly string[] = []) => m('proxy', name, type, labels);
 
-/** Default process and Node metrics, as prom-client itself names them with our prefix, less those the process drops. */
-function defaultMetrics(exporter: Exporter, dropped: readonly string[] = []): ContractMetric[] {
+/** Process and Node metrics, exactly as the processes collect them (collectProcessMetrics). */
+function defaultMetrics(exporter: Exporter): ContractMetric[] {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: `raftgate_${exporter}_` });
-  for (const name of dropped) registry.removeSingleMetric(`raftgate_${exporter}_${name}`);
+  collectProcessMetrics(registry, `raftgate_${exporter}_`);
   return registry.getMetricsAsArray().map((metric) => {
     const { name, type, labelNames } = metric as unknown as { name: string; type: MetricType; labelNames?: string[] };
     return m(exporter, name, type, labelNames ?? []);
@@ -50,16 +45,16 @@ export const METRIC_CONTRACT: readonly ContractMetric[] = [
   core('raftgate_core_native_requests_total', 'counter', ['op', 'outcome']),
   core('raftgate_core_native_watch_streams', 'gauge'),
   ...defaultMetrics('core'),
-  raft('raftgate_core_raft_term', 'gauge'),
-  raft('raftgate_core_raft_committed_index', 'gauge'),
-  raft('raftgate_core_has_leader', 'gauge'),
-  raft('raftgate_core_is_leader', 'gauge'),
-  raft('raftgate_core_leader_changes_total', 'counter'),
-  raft('raftgate_core_proposals_failed_total', 'counter'),
-  raft('raftgate_core_wal_fsync_duration_seconds', 'histogram'),
-  raft('raftgate_core_peer_sent_bytes_total', 'counter', ['to']),
-  raft('raftgate_core_peer_received_bytes_total', 'counter', ['from']),
-  raft('raftgate_core_snapshots_total', 'counter'),
+  core('raftgate_core_raft_term', 'gauge'),
+  core('raftgate_core_raft_committed_index', 'gauge'),
+  core('raftgate_core_has_leader', 'gauge'),
+  core('raftgate_core_is_leader', 'gauge'),
+  core('raftgate_core_leader_changes_total', 'counter'),
+  core('raftgate_core_proposals_failed_total', 'counter'),
+  core('raftgate_core_wal_fsync_duration_seconds', 'histogram'),
+  core('raftgate_core_peer_sent_bytes_total', 'counter', ['to']),
+  core('raftgate_core_peer_received_bytes_total', 'counter', ['from']),
+  core('raftgate_core_snapshots_total', 'counter'),
 
   proxy('raftgate_proxy_http_requests_total', 'counter', ['route', 'method', 'code']),
   proxy('raftgate_proxy_http_request_duration_seconds', 'histogram', ['route', 'method']),
@@ -78,9 +73,9 @@ export const METRIC_CONTRACT: readonly ContractMetric[] = [
   proxy('raftgate_proxy_upstream_request_duration_seconds', 'histogram', ['op']),
   proxy('raftgate_proxy_upstream_members_up', 'gauge'),
   proxy('raftgate_proxy_upstream_resyncs_total', 'counter'),
-  // The proxy drops prom-client's three gauges named like counters
+  // Both drop prom-client's three gauges named like counters
   // (nodejs_active_*_total), which `promtool check metrics` refuses.
-  ...defaultMetrics('proxy', ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']),
+  ...defaultMetrics('proxy'),
 ];
 
 const byName = new Map(METRIC_CONTRACT.map((c) => [c.name, c]));

@@ -236,8 +236,6 @@ function namesUsed(): Set<string> {
   return names;
 }
 
-const pendingRaft = METRIC_CONTRACT.filter((m) => m.arrivesWith === 'raft').map((m) => m.name);
-
 const proxyBuilt = proxyCommandBuilt();
 
 /** Contract metrics a scrape lacks or exposes with another type. */
@@ -273,23 +271,16 @@ describe('live /metrics of a core member and a proxy in front of it', () => {
     await core?.stop();
   });
 
-  it('core: exports every contract metric not waiting for Raft, with the contract type', () => {
-    const expected = METRIC_CONTRACT.filter((m) => m.exporter === 'core' && m.arrivesWith === undefined);
+  it('core: exports every contract metric, with the contract type', () => {
+    const expected = METRIC_CONTRACT.filter((m) => m.exporter === 'core');
     expect(expected.length).toBeGreaterThan(20);
     expect(typeMismatches(expected, coreFamilies)).toEqual([]);
   });
 
-  it('core: exports every metric the dashboard and alerts use, except the Raft ones still to come', () => {
-    const missing = [...namesUsed()].filter((n) => n.startsWith('raftgate_core_') && !coreFamilies.has(n) && !pendingRaft.includes(n));
+  it('core: exports every metric the dashboard and alerts use', () => {
+    const missing = [...namesUsed()].filter((n) => n.startsWith('raftgate_core_') && !coreFamilies.has(n));
     expect(missing).toEqual([]);
   });
-
-  it('core: exports the Raft metrics it already has with the contract type', () => {
-    const present = METRIC_CONTRACT.filter((m) => m.arrivesWith === 'raft' && coreFamilies.has(m.name));
-    expect(typeMismatches(present, coreFamilies)).toEqual([]);
-  });
-
-  it.todo(`core: exports the Raft metrics the chart uses (${pendingRaft.join(', ')}); drop arrivesWith 'raft' in metric-contract.ts once Raft exports them`);
 
   if (proxyBuilt) {
     it('proxy: exports every contract metric, with the contract type', () => {
