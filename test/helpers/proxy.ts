@@ -12,6 +12,8 @@ export interface ProxyOptions {
   mode?: 'readonly' | 'readwrite';
   extraArgs?: readonly string[];
   env?: Readonly<Record<string, string>>;
+  /** Default warn (lifecycle problems only). */
+  logLevel?: 'debug' | 'info' | 'warn' | 'error';
   /** Wait for /ready (the upstream watch live) rather than only /health. Default true. */
   waitReady?: boolean;
   startTimeoutMs?: number;
@@ -41,7 +43,7 @@ export async function startRaftgateProxy(opts: ProxyOptions): Promise<ProxyHandl
       '--mode', opts.mode ?? 'readwrite',
       '--listen-client-urls', url,
       '--endpoints', opts.endpoints.join(','),
-      '--log-level', 'warn',
+      '--log-level', opts.logLevel ?? 'warn',
       ...(opts.extraArgs ?? []),
     ];
     const proc: ManagedProcess = spawnManaged(process.execPath, args, { cwd: repoRoot, env: { ...process.env, ...opts.env } });
