@@ -1,0 +1,148 @@
+// The native upstream's write placement, against in-process members (a real
+// store, SingleNode, native server and HTTP API each, on ephemeral ports):
+// a write is retried elsewhere only when it provably did not run or never
+// left the proxy, so a POST cannot create two in-order keys.
+
+import { Registry } from 'prom-client';
+import type { FastifyInstance } from 'fastify';
+import { afterEach, describe, expect, test } from 'vitest';
+import { buildCoreApp } from '../../../core-server/api/app.js';
+import { startNativeServer } from '../../../core-server/api/native/server.js';
+import type { NativeServer } from '../../../core-server/api/native/server.js';
+import { SingleNode } from '../../../core-server/node/index.js';
+import { createStore } from '../../../core-server/store/index.js';
+import { isProxyError } from '../../../proxy/errors.js';
+import { HttpClient } from '../../../proxy/upstream/http-client.js';
+import { NativeCluster } from '../../../proxy/upstream/native-cluster.js';
+import { GateSink } from '../native/harness.js';
+import { silent, until } from './app-harness.js';
+import { putReq } from './fake-upstream.js';
+
+const CLUSTER = 'c0ffee00c0ffee00';
+
+/** A member whose idea of the leader the test sets (as an election would). */
+class Node extends SingleNode {
+  leader: string | null = null;
+  override leaderId(): string | null {
+    return this.leader ?? super.leaderId();
+  }
+}
+
+interface Member {
+  id: string;
+  node: Node;
+  sink: GateSink;
+  native: NativeServer;
+  http: FastifyInstance;
+  registry: Registry;
+  clientUrl: string;
+}
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function member(id: string): Promise<Member> {
+  const sink = new GateSink();
+  const node = new Node({
+    store: createStore(),
+    sink,
+    clock: { nowMs: () => Date.now() },
+    memberId: id,
+    clusterId: CLUSTER,
+    name: id,
+    peerURLs: ['http://127.0.0.1:1'],
+    clientURLs: [],
+    lastIndex: 0,
+    term: 2,
+  });
+  node.start();
+  const registry = new Registry();
+  const native = await startNativeServer({ node, listen: { host: '127.0.0.1', port: 0 }, logger: silent, registry, connectionsMax: 64, inflightPerConnectionMax: 64, closeGraceMs: 50 });
+  const http = buildCoreApp({ node, registry, bodyBytesMax: 1 << 20, watchersMax: 100, nativeUrls: [`http://127.0.0.1:${native.port}`] });
+  await http.listen({ host: '127.0.0.1', port: 0 });
+  const a = http.server.address();
+  if (a === null || typeof a === 'string') throw new Error('no address');
+  const m: Member = { id, node, sink, native, http, registry, clientUrl: `http://127.0.0.1:${a.port}` };
+  cleanups.push(async () => {
+    sink.release();
+    await native.close();
+    await http.close();
+    await node.stop();
+  });
+  return m;
+}
+
+function cluster(endpoints: string[]): NativeCluster {
+  const http = new HttpClient({ connectionsPerOrigin: 4 });
+  const c = new NativeCluster({ endpoints, http, logger: silent, connectionsPerMember: 2, healthCheckIntervalMs: 100, requestTimeoutMs: 3000, historyMax: 1000 });
+  // The stream's sink is not what these tests are about.
+  c.start({ index: 0, synced: false, events: () => {}, progress: () => {}, resync: () => {} });
+  cleanups.push(async () => {
+    await c.close();
+    await http.close();
+  });
+  return c;
+}
+
+const writesAt = async (m: Member, outcome: 'ok' | 'fail') => (await m.registry.getSingleMetricAsString('raftgate_core_native_requests_total')).match(new RegExp(`op="write",outcome="${outcome}"\\} (\\d+)`))?.[1] ?? '0';
+
+describe('native upstream: where a write goes', () => {
+  test('a follower answers not-leader (it ran nothing); the write is placed once, on the leader it names', async () => {
+    const [a, b] = await Promise.all([member('aaaaaaaaaaaaaaaa'), member('bbbbbbbbbbbbbbbb')]);
+    a.node.leader = a.id;
+    b.node.leader = a.id;
+    const c = cluster([a.clientUrl, b.clientUrl]);
+    await until(() => c.status().membersUp === 2 && c.status().leaderId === a.id, 5000, 'both members up, leader a');
+    // Leadership moves to b; the proxy has not heard yet.
+    a.node.leader = b.id;
+    b.node.leader = b.id;
+    const r = await c.write(putReq('/q', 'once'));
+    expect(r.kind).toBe('event');
+    expect(await writesAt(a, 'fail')).toBe('1');
+    expect(await writesAt(b, 'ok')).toBe('1');
+    expect(a.node.store.index).toBe(0);
+    expect(b.node.store.index).toBe(1);
+  });
+
+  test('while no member is the leader, a write waits (never sent anywhere it would run) and lands once when one is elected', async () => {
+    const [a, b] = await Promise.all([member('aaaaaaaaaaaaaaaa'), member('bbbbbbbbbbbbbbbb')]);
+    a.node.leader = a.id;
+    b.node.leader = a.id;
+    const c = cluster([a.clientUrl, b.clientUrl]);
+    await until(() => c.status().membersUp === 2, 5000, 'both members up');
+    await a.native.close(); // the leader goes away
+    await until(() => c.status().membersUp === 1, 5000, 'a down');
+    b.node.leader = null;
+    const pending = c.write(putReq('/q', 'once'));
+    await new Promise((r) => setTimeout(r, 200));
+    b.node.leader = b.id; // elected
+    const r = await pending;
+    expect(r.kind).toBe('event');
+    expect(b.node.store.index).toBe(1);
+    expect(Number(await writesAt(b, 'ok'))).toBe(1);
+  });
+
+  test('a write that reached a member which then died is not retried elsewhere: outcome unknown', async () => {
+    const [a, b] = await Promise.all([member('aaaaaaaaaaaaaaaa'), member('bbbbbbbbbbbbbbbb')]);
+    a.node.leader = a.id;
+    b.node.leader = a.id;
+    const c = cluster([a.clientUrl, b.clientUrl]);
+    await until(() => c.status().membersUp === 2 && c.status().leaderId === a.id, 5000, 'both members up, leader a');
+    b.node.leader = b.id; // b would accept the write now: it must still not get it
+    a.sink.hang = true; // a takes the write and never makes it durable
+    const pending = c.write(putReq('/q', 'once')).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    await new Promise((r) => setTimeout(r, 100)); // the frame is on a's socket, the write proposed
+    expect(a.sink.inner.entries).toHaveLength(0);
+    await a.native.close();
+    const err = await pending;
+    expect(isProxyError(err, 'RG_ERR_PROXY_WRITE_OUTCOME_UNKNOWN')).toBe(true);
+    expect(isProxyError(err) && err.sent).toBe(true);
+    expect(b.node.store.index).toBe(0);
+    expect(await writesAt(b, 'ok')).toBe('0');
+  });
+});
