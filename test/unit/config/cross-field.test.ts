@@ -137,7 +137,17 @@ describe('proxy: cross-field rules', () => {
       eventHistoryMax: 1000,
       upstreamConnectionsPerMember: 4,
       l2RedisUrl: undefined,
+      staleIfErrorCeilingMs: 60_000,
+      upstreamProtocol: 'auto',
+      upstreamTimeoutMs: 5000,
     });
+  });
+
+  it('takes the upstream protocol, timeout and stale-if-error ceiling, and refuses what it cannot use', () => {
+    const { config } = load('proxy', { argv: ['--endpoints', 'http://a:1', '--upstream-protocol', 'etcd-v2', '--upstream-timeout', '2s', '--stale-if-error-ceiling', '5m'] });
+    expect(config).toMatchObject({ upstreamProtocol: 'etcd-v2', upstreamTimeoutMs: 2000, staleIfErrorCeilingMs: 300_000 });
+    expect(loadError('proxy', { argv: ['--endpoints', 'http://a:1', '--upstream-protocol', 'grpc'] }).field).toBe('--upstream-protocol');
+    expect(loadError('proxy', { argv: ['--endpoints', 'http://a:1', '--upstream-timeout', '10ms'] }).field).toBe('--upstream-timeout');
   });
 });
 
