@@ -9,6 +9,7 @@ import { Mulberry32 } from '../../core-server/raft/rng.js';
 import { RawNode, type Ready } from '../../core-server/raft/raw-node.js';
 import { MemoryStorage } from '../../core-server/raft/storage.js';
 import { decodeConfChange } from '../../core-server/raft/conf-change.js';
+import type { RaftLog } from '../../core-server/raft/log.js';
 import type { Entry, Message, ReadState, Role } from '../../core-server/raft/types.js';
 
 const decoder = new TextDecoder();
@@ -327,36 +328,7 @@ export class Cluster {
 
   /** Log matching: if two logs hold an entry with the same index and term, they agree on it and on everything before. */
   checkLogs(): void {
-    const list = [...this.nodes.values()];
-    for (let a = 0; a < list.length; a++) {
-      for (let b = a + 1; b < list.length; b++) {
-        const la = list[a]!.raw.raft.raftLog;
-        const lb = list[b]!.raw.raft.raftLog;
-        const lo = Math.max(la.firstIndex(), lb.firstIndex());
-        const hi = Math.min(la.lastIndex(), lb.lastIndex());
-        if (hi < lo) continue;
-        const ea = la.slice(lo, hi + 1, Infinity);
-        const eb = lb.slice(lo, hi + 1, Infinity);
-        if (ea === 'compacted' || eb === 'compacted') continue;
-        // Find the highest index where terms match; below it everything must be identical.
-        let top = -1;
-        for (let i = ea.length - 1; i >= 0; i--) {
-          if (ea[i]!.term === eb[i]!.term) {
-            top = i;
-            break;
-          }
-        }
-        for (let i = 0; i <= top; i++) {
-          const x = ea[i]!;
-          const y = eb[i]!;
-          if (x.term !== y.term || x.type !== y.type || text(x.data) !== text(y.data)) {
-            throw new Error(
-              `log matching: ${list[a]!.id} and ${list[b]!.id} agree at ${lo + top} but differ at ${x.index} (${x.term} vs ${y.term})`,
-            );
-          }
-        }
-      }
-    }
+    checkLogMatching([...this.nodes.values()].map((n) => ({ id: n.id, log: n.raw.raft.raftLog })));
   }
 
   /** Compacts a node's storage up to its applied index (keeping `keep` entries), as a driver would after a snapshot. */
@@ -368,5 +340,38 @@ export class Cluster {
     const to = at - keep;
     if (to > n.storage.firstIndex()) n.storage.compact(to);
     return true;
+  }
+}
+
+/** Log matching: if two logs hold an entry with the same index and term, they agree on it and on everything before. */
+export function checkLogMatching(list: readonly { id: string; log: RaftLog }[]): void {
+  for (let a = 0; a < list.length; a++) {
+    for (let b = a + 1; b < list.length; b++) {
+      const la = list[a]!.log;
+      const lb = list[b]!.log;
+      const lo = Math.max(la.firstIndex(), lb.firstIndex());
+      const hi = Math.min(la.lastIndex(), lb.lastIndex());
+      if (hi < lo) continue;
+      const ea = la.slice(lo, hi + 1, Infinity);
+      const eb = lb.slice(lo, hi + 1, Infinity);
+      if (ea === 'compacted' || eb === 'compacted') continue;
+      // Find the highest index where terms match; below it everything must be identical.
+      let top = -1;
+      for (let i = ea.length - 1; i >= 0; i--) {
+        if (ea[i]!.term === eb[i]!.term) {
+          top = i;
+          break;
+        }
+      }
+      for (let i = 0; i <= top; i++) {
+        const x = ea[i]!;
+        const y = eb[i]!;
+        if (x.term !== y.term || x.type !== y.type || text(x.data) !== text(y.data)) {
+          throw new Error(
+            `log matching: ${list[a]!.id} and ${list[b]!.id} agree at ${lo + top} but differ at ${x.index} (${x.term} vs ${y.term})`,
+          );
+        }
+      }
+    }
   }
 }
