@@ -202,7 +202,9 @@ function child(cfg: DevConfig, name: string, kind: Child['kind'], url: string, a
 
 function launch(c: Child): void {
   const fd = openSync(c.logFile, 'a');
-  c.proc = spawn(process.execPath, [BIN, ...c.args], { stdio: ['ignore', fd, fd] });
+  // stdin is a pipe we never write to: when dev dies, however it dies, the
+  // child sees it close and stops (RAFTGATE_EXIT_WITH_PARENT, cli/main.ts).
+  c.proc = spawn(process.execPath, [BIN, ...c.args], { stdio: ['pipe', fd, fd], env: { ...process.env, RAFTGATE_EXIT_WITH_PARENT: '1' } });
   closeSync(fd);
   c.startedAt = Date.now();
 }

@@ -72,6 +72,15 @@ async function main(argv: string[]): Promise<number> {
   return cmd.run(rest);
 }
 
+// A child of `raftgate dev` stops when dev does, even if dev was killed with
+// SIGKILL and could not stop it: dev holds the write end of our stdin, and
+// the kernel closes it when dev dies.
+if (process.env.RAFTGATE_EXIT_WITH_PARENT === '1') {
+  process.stdin.on('end', () => process.kill(process.pid, 'SIGTERM'));
+  process.stdin.on('error', () => process.kill(process.pid, 'SIGTERM'));
+  process.stdin.resume();
+}
+
 main(process.argv.slice(2)).then(
   (code) => {
     // A server command resolves only when it has shut down cleanly.
