@@ -156,6 +156,14 @@ export class Simulation implements MemberEnv {
    * from the leader.
    */
   readonly bootstrap: 'voters' | 'entries';
+  /** Randomness for choices added after seeds were recorded (see the constructor). */
+  private readonly extra: SimRandom;
+  /**
+   * Whether the transport's snapshot reports are sometimes late or wrong:
+   * a stream can break after the snapshot arrived (failure reported for a
+   * delivered snapshot) and a report can come after later messages.
+   */
+  private readonly snapshotReportsLie: boolean;
   readonly stats: SimStats = emptyStats();
 
 
@@ -166,6 +174,18 @@ export class Simulation implements MemberEnv {
     this.tracer = opts.trace;
     const r = this.rnd;
     this.raftParams = { ...this.scenario.raft(r), unsafeSendBeforePersist: opts.unsafeSendBeforePersist === true };
+    // Choices added later draw from their own stream, so earlier seeds keep their runs where they can.
+    this.extra = new SimRandom(opts.seed ^ 0x1b873593);
+    const timing = this.extra.pick([
+      [10, 1],
+      [10, 1],
+      [10, 2],
+      [5, 1],
+      [20, 3],
+    ] as const);
+    this.raftParams.electionTicks = timing[0];
+    this.raftParams.heartbeatTicks = timing[1];
+    this.snapshotReportsLie = this.extra.chance(0.3);
     this.diskLatency = this.scenario.disk(r);
     this.snapshotEvery = this.scenario.snapshotEvery(r);
     this.net = new SimNetwork(
@@ -424,9 +444,15 @@ export class Simulation implements MemberEnv {
     }
   }
 
-  private snapshotReport(env: Envelope, ok: boolean): void {
+  private snapshotReport(env: Envelope, delivered: boolean): void {
     const msg = env.msg;
-    this.later(0, `reportSnapshot ${msg.from}>${msg.to} ${ok ? 'ok' : 'failed'}`, () => {
+    let ok = delivered;
+    let delayMs = 0;
+    if (this.snapshotReportsLie) {
+      if (delivered && this.extra.chance(0.2)) ok = false;
+      if (this.extra.chance(0.3)) delayMs = this.extra.between(1, 300);
+    }
+    this.later(delayMs, `reportSnapshot ${msg.from}>${msg.to} ${ok ? 'ok' : 'failed'}`, () => {
       const from = this.members.get(msg.from);
       if (!from?.alive || from.incarnation !== env.fromIncarnation) return;
       from.raw.reportSnapshot(msg.to, ok);
