@@ -17,15 +17,12 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import type { StoreEvent } from '../../core-server/store/types.js';
 import { checkWatchOrder } from '../../proxy/watch/watch-order.js';
-import type { WatchRecord } from '../../proxy/watch/watch-order.js';
-import { http, open } from '../helpers/http.js';
-import { startRaftgateProxy } from '../helpers/proxy.js';
-import type { ProxyHandle } from '../helpers/proxy.js';
+import { http } from '../helpers/http.js';
+import { historyLog, openClientWatch, sample, startRaftgateProxy, until, watchRecord } from '../helpers/proxy.js';
+import type { ClientWatch, ProxyHandle } from '../helpers/proxy.js';
 import { startRaftgateCore } from '../helpers/raftgate.js';
 import type { RaftgateHandle } from '../helpers/raftgate.js';
-import { sample } from '../unit/proxy/app-harness.js';
 
 let member: RaftgateHandle;
 let proxy: ProxyHandle;
@@ -48,60 +45,7 @@ afterAll(async () => {
 const coreMetrics = async (): Promise<string> => (await http(member.clientUrl, { method: 'GET', path: '/metrics' })).text;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until(cond: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${proxy.describe()}\n${member.describe()}`);
-    await sleep(20);
-  }
-}
-
-/** Every event the member recorded in [from, to], read back from its history one long poll at a time. */
-async function memberLog(from: number, to: number): Promise<StoreEvent[]> {
-  const out: StoreEvent[] = [];
-  for (let i = from; i <= to; i++) {
-    const r = await http(member.clientUrl, { method: 'GET', path: `/v2/keys/?wait=true&recursive=true&waitIndex=${i}`, timeoutMs: 5000 });
-    const e = JSON.parse(r.text) as StoreEvent;
-    if (e.node.modifiedIndex !== i) throw new Error(`member history: waitIndex ${i} answered index ${e.node.modifiedIndex}`);
-    out.push({ ...e, etcdIndex: i });
-  }
-  return out;
-}
-
-interface ClientWatch {
-  key: string;
-  recursive: boolean;
-  stream: boolean;
-  startIndex: number;
-  text: string;
-  abort: AbortController;
-  done: Promise<void>;
-  ended: boolean;
-}
-
-async function openWatch(key: string, recursive: boolean, stream: boolean): Promise<ClientWatch> {
-  const abort = new AbortController();
-  const q = `wait=true${recursive ? '&recursive=true' : ''}${stream ? '&stream=true' : ''}`;
-  const res = await open(proxy.url, { method: 'GET', path: `/v2/keys${key}?${q}`, signal: abort.signal, timeoutMs: 120_000 });
-  if (res.statusCode !== 200) throw new Error(`watch ${key} answered ${res.statusCode}`);
-  const w: ClientWatch = { key, recursive, stream, startIndex: Number(res.headers['x-etcd-index']), text: '', abort, done: Promise.resolve(), ended: false };
-  w.done = (async () => {
-    try {
-      for await (const c of res.body) w.text += Buffer.from(c as Uint8Array).toString('utf8');
-    } catch {
-      // aborted at the end of the test
-    }
-    w.ended = true;
-  })();
-  return w;
-}
-
-function received(w: ClientWatch): StoreEvent[] {
-  return w.text
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .map((l) => JSON.parse(l) as StoreEvent);
-}
+const untilUp = (cond: () => boolean | Promise<boolean>, timeoutMs: number, what: string) => until(cond, timeoutMs, what, () => `${proxy.describe()}\n${member.describe()}`);
 
 async function write(base: string, key: string, value: string): Promise<number> {
   const r = await http(base, { method: 'PUT', path: `/v2/keys${key}`, form: [['value', value]] });
@@ -112,7 +56,7 @@ async function write(base: string, key: string, value: string): Promise<number> 
 describe('proxy in front of a real member', () => {
   test(`${WATCHERS} concurrent client watchers ride ONE upstream watch stream; each gets its events exactly once, in order — across a kill -9 and restart of the member`, async () => {
     const first = await write(proxy.url, '/w/warm', '0');
-    await until(async () => Number((await http(proxy.url, { method: 'GET', path: '/v2/keys/w/warm' })).headers['x-etcd-index']) >= first, 5000, 'proxy view at the warm-up write');
+    await untilUp(async () => Number((await http(proxy.url, { method: 'GET', path: '/v2/keys/w/warm' })).headers['x-etcd-index']) >= first, 5000, 'proxy view at the warm-up write');
     const kinds = [
       { key: '/w/k0', recursive: false, stream: true },
       { key: '/w/k1', recursive: false, stream: true },
@@ -126,7 +70,7 @@ describe('proxy in front of a real member', () => {
     const watches: ClientWatch[] = [];
     const batch = 100;
     for (let i = 0; i < WATCHERS; i += batch) {
-      watches.push(...(await Promise.all(Array.from({ length: batch }, (_, j) => kinds[(i + j) % kinds.length]!).map((k) => openWatch(k.key, k.recursive, k.stream)))));
+      watches.push(...(await Promise.all(Array.from({ length: batch }, (_, j) => kinds[(i + j) % kinds.length]!).map((k) => openClientWatch(proxy.url, k.key, k)))));
     }
     const m0 = await coreMetrics();
     expect(sample(m0, 'raftgate_core_native_watch_streams')).toBe(1);
@@ -143,24 +87,16 @@ describe('proxy in front of a real member', () => {
     await member.kill9();
     await member.restart();
     await writeSome(2);
-    await until(async () => sample(await coreMetrics(), 'raftgate_core_native_watch_streams') === 1, 10_000, 'the stream back on the restarted member');
+    await untilUp(async () => sample(await coreMetrics(), 'raftgate_core_native_watch_streams') === 1, 10_000, 'the stream back on the restarted member');
     await writeSome(3);
     // Every stream watcher on "/" has heard the last write: the stream has delivered everything.
-    await until(() => watches.filter((w) => w.key === '/' && w.stream).every((w) => received(w).at(-1)?.node.modifiedIndex === last), 15_000, 'root watchers at the last write');
+    await untilUp(() => watches.filter((w) => w.key === '/' && w.stream).every((w) => w.events().at(-1)?.node.modifiedIndex === last), 15_000, 'root watchers at the last write');
     await sleep(100);
     expect(sample(await coreMetrics(), 'raftgate_core_native_watch_streams')).toBe(1);
 
-    const log = await memberLog(first + 1, last);
-    const records: WatchRecord[] = watches.map((w) => ({
-      key: w.key,
-      recursive: w.recursive,
-      stream: w.stream,
-      sinceIndex: 0,
-      startIndex: w.startIndex,
-      received: received(w),
-      end: 'open',
-    }));
-    for (const w of watches) w.abort.abort();
+    const log = await historyLog(member.clientUrl, first + 1, last);
+    const records = watches.map((w) => watchRecord(w));
+    for (const w of watches) w.abort();
     await Promise.all(watches.map((w) => w.done));
     expect(records.every((r) => r.startIndex === first)).toBe(true);
     expect(checkWatchOrder(log, records)).toEqual([]);
@@ -217,12 +153,12 @@ describe('proxy in front of a real member', () => {
     const list = await http(member.clientUrl, { method: 'GET', path: '/v2/keys/q?recursive=true&quorum=true' });
     expect((JSON.parse(list.text) as { node: { nodes?: unknown[] } }).node.nodes ?? []).toHaveLength(1);
     // And once the member is back, writes flow again.
-    await until(async () => (await http(proxy.url, { method: 'POST', path: '/v2/keys/q', form: [['value', 'twice']] })).status === 201, 10_000, 'writes flow again');
+    await untilUp(async () => (await http(proxy.url, { method: 'POST', path: '/v2/keys/q', form: [['value', 'twice']] })).status === 201, 10_000, 'writes flow again');
   }, 60_000);
 
   test('cut from the core: no cached answer older than the bound, then 503 etcd-style', async () => {
     await write(member.clientUrl, '/cut/k', 'v');
-    await until(async () => (await http(proxy.url, { method: 'GET', path: '/v2/keys/cut/k' })).headers['x-cache'] === 'HIT', 5000, 'a cached answer');
+    await untilUp(async () => (await http(proxy.url, { method: 'GET', path: '/v2/keys/cut/k' })).headers['x-cache'] === 'HIT', 5000, 'a cached answer');
     await member.kill9();
     const t0 = Date.now();
     let lastHitMs = 0;
@@ -250,7 +186,7 @@ describe('proxy in front of a real member', () => {
     expect((await http(proxy.url, { method: 'GET', path: '/ready' })).status).toBe(503);
     console.log(`[proxy-core] member killed: last cached answer at +${lastHitMs} ms (age ≤ ${maxAge} ms), first 503 at +${firstRefusalMs} ms (bound 1000 ms)`);
     await member.restart();
-    await until(async () => (await http(proxy.url, { method: 'GET', path: '/ready' })).status === 200, 10_000, 'ready again');
+    await untilUp(async () => (await http(proxy.url, { method: 'GET', path: '/ready' })).status === 200, 10_000, 'ready again');
   }, 60_000);
 
   test('etcdctl (v2) works through the proxy, including its endpoint sync', () => {

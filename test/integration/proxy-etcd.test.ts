@@ -10,16 +10,14 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import type { StoreEvent } from '../../core-server/store/types.js';
 import { checkWatchOrder } from '../../proxy/watch/watch-order.js';
-import type { WatchRecord } from '../../proxy/watch/watch-order.js';
 import { etcdBinary, startEtcd } from '../helpers/etcd.js';
 import type { EtcdHandle } from '../helpers/etcd.js';
-import { http, open, waitForOk } from '../helpers/http.js';
+import { http, waitForOk } from '../helpers/http.js';
 import { freePort, releasePort } from '../helpers/ports.js';
 import { spawnManaged } from '../helpers/process.js';
-import { startRaftgateProxy } from '../helpers/proxy.js';
-import type { ProxyHandle } from '../helpers/proxy.js';
+import { historyLog, openClientWatch, startRaftgateProxy, until, watchRecord } from '../helpers/proxy.js';
+import type { ClientWatch, ProxyHandle } from '../helpers/proxy.js';
 
 const dataDirParent = existsSync('/dev/shm') ? '/dev/shm' : undefined;
 let etcd: EtcdHandle;
@@ -40,14 +38,6 @@ afterAll(async () => {
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(cond: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${proxy.describe()}`);
-    await sleep(20);
-  }
-}
 
 describe('proxy in front of real etcd 3.4', () => {
   test('the endpoint is detected as etcd; reads and writes through the proxy give etcd\'s own answers', async () => {
@@ -87,28 +77,17 @@ describe('proxy in front of real etcd 3.4', () => {
 
   test('200 client watchers cost etcd ONE watcher per proxy; each gets its events exactly once, in order', async () => {
     const first = Number((await http(etcd.clientUrl, { method: 'PUT', path: '/v2/keys/ew/warm', form: [['value', '0']] })).headers['x-etcd-index']);
-    await until(async () => Number((await http(proxy.url, { method: 'GET', path: '/v2/keys/ew/warm' })).headers['x-etcd-index']) >= first, 5000, 'proxy at the warm-up write');
+    await until(async () => Number((await http(proxy.url, { method: 'GET', path: '/v2/keys/ew/warm' })).headers['x-etcd-index']) >= first, 5000, 'proxy at the warm-up write', proxy.describe);
     const kinds = [
       { key: '/ew/k0', recursive: false, stream: true },
       { key: '/ew', recursive: true, stream: true },
       { key: '/ew/k1', recursive: false, stream: false },
       { key: '/ew/_h', recursive: false, stream: true },
     ];
-    const watches: { k: (typeof kinds)[number]; start: number; text: string; abort: AbortController; done: Promise<void> }[] = [];
+    const watches: ClientWatch[] = [];
     for (let i = 0; i < 200; i++) {
       const k = kinds[i % kinds.length]!;
-      const abort = new AbortController();
-      const q = `wait=true${k.recursive ? '&recursive=true' : ''}${k.stream ? '&stream=true' : ''}`;
-      const res = await open(proxy.url, { method: 'GET', path: `/v2/keys${k.key}?${q}`, signal: abort.signal, timeoutMs: 60_000 });
-      const w = { k, start: Number(res.headers['x-etcd-index']), text: '', abort, done: Promise.resolve() };
-      w.done = (async () => {
-        try {
-          for await (const c of res.body) w.text += Buffer.from(c as Uint8Array).toString('utf8');
-        } catch {
-          // aborted
-        }
-      })();
-      watches.push(w);
+      watches.push(await openClientWatch(proxy.url, k.key, k));
     }
     // Two proxies run in front of this etcd (this one and the readonly one): one long poll each.
     const stats = JSON.parse((await http(etcd.clientUrl, { method: 'GET', path: '/v2/stats/store' })).text) as { watchers: number };
@@ -118,26 +97,11 @@ describe('proxy in front of real etcd 3.4', () => {
       last = Number((await http(i % 2 ? etcd.clientUrl : proxy.url, { method: 'PUT', path: `/v2/keys${k}`, form: [['value', String(i)]] })).headers['x-etcd-index']);
     }
     // Hidden keys reach the proxy's watchers via etcd's history: at the next poll, within the re-arm interval.
-    await until(() => watches.filter((w) => w.k.key === '/ew/_h').every((w) => w.text.split('\n').filter(Boolean).length === 2), 5000, 'hidden-key watchers');
-    await until(() => watches.filter((w) => w.k.key === '/ew').every((w) => w.text.includes(`"modifiedIndex":${last - 1}`)), 5000, 'recursive watchers');
-    const log: StoreEvent[] = [];
-    for (let i = first + 1; i <= last; i++) {
-      const r = await http(etcd.clientUrl, { method: 'GET', path: `/v2/keys/?wait=true&recursive=true&waitIndex=${i}` });
-      log.push({ ...(JSON.parse(r.text) as StoreEvent), etcdIndex: i });
-    }
-    const records: WatchRecord[] = watches.map((w) => ({
-      key: w.k.key,
-      recursive: w.k.recursive,
-      stream: w.k.stream,
-      sinceIndex: 0,
-      startIndex: w.start,
-      received: w.text
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => JSON.parse(l) as StoreEvent),
-      end: 'open',
-    }));
-    for (const w of watches) w.abort.abort();
+    await until(() => watches.filter((w) => w.key === '/ew/_h').every((w) => w.events().length === 2), 5000, 'hidden-key watchers', proxy.describe);
+    await until(() => watches.filter((w) => w.key === '/ew').every((w) => w.text().includes(`"modifiedIndex":${last - 1}`)), 5000, 'recursive watchers', proxy.describe);
+    const log = await historyLog(etcd.clientUrl, first + 1, last);
+    const records = watches.map((w) => watchRecord(w));
+    for (const w of watches) w.abort();
     await Promise.all(watches.map((w) => w.done));
     expect(checkWatchOrder(log, records)).toEqual([]);
   }, 60_000);
@@ -148,7 +112,7 @@ describe('proxy in front of real etcd 3.4', () => {
     expect((await http(proxy.url, { method: 'GET', path: '/v2/keys/ec/k' })).headers['x-cache']).toBe('MISS');
     expect((await http(proxy.url, { method: 'GET', path: '/v2/keys/ec/k' })).headers['x-cache']).toBe('HIT');
     await http(etcd.clientUrl, { method: 'PUT', path: '/v2/keys/ec/k', form: [['value', 'two']] });
-    await until(async () => JSON.parse((await http(proxy.url, { method: 'GET', path: '/v2/keys/ec/k' })).text).node.value === 'two', 2000, 'the new value');
+    await until(async () => JSON.parse((await http(proxy.url, { method: 'GET', path: '/v2/keys/ec/k' })).text).node.value === 'two', 2000, 'the new value', proxy.describe);
     // A refresh is invisible to v2 watchers: the proxy drops its cache rather than show a stale TTL.
     await http(etcd.clientUrl, { method: 'PUT', path: '/v2/keys/ec/t', form: [['value', 'x'], ['ttl', '100']] });
     await sleep(100);
@@ -157,7 +121,7 @@ describe('proxy in front of real etcd 3.4', () => {
     await until(async () => {
       const r = await http(proxy.url, { method: 'GET', path: '/v2/keys/ec/t' });
       return (JSON.parse(r.text) as { node: { ttl: number } }).node.ttl > 200;
-    }, 3000, 'the refreshed TTL through the proxy');
+    }, 3000, 'the refreshed TTL through the proxy', proxy.describe);
     const m = await proxy.metrics();
     expect(m).toMatch(/^raftgate_proxy_upstream_watch_streams 1$/m);
   });

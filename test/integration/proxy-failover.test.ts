@@ -9,16 +9,13 @@
 
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import type { StoreEvent } from '../../core-server/store/types.js';
 import { checkWatchOrder } from '../../proxy/watch/watch-order.js';
-import type { WatchRecord } from '../../proxy/watch/watch-order.js';
 import { startCluster } from '../helpers/cluster.js';
 import type { ClusterHandle, MemberHandle } from '../helpers/cluster.js';
-import { http, open } from '../helpers/http.js';
-import { startRaftgateProxy } from '../helpers/proxy.js';
+import { http } from '../helpers/http.js';
+import { historyLog, openClientWatch, sample, startRaftgateProxy, until, watchRecord } from '../helpers/proxy.js';
 import type { ProxyHandle } from '../helpers/proxy.js';
 import { raftgateEntry } from '../helpers/raftgate.js';
-import { sample } from '../unit/proxy/app-harness.js';
 
 /** The capability check: a core build that still refuses multi-member clusters says so in its server. */
 function coreRunsClusters(): boolean {
@@ -32,14 +29,6 @@ function coreRunsClusters(): boolean {
 let cluster: ClusterHandle;
 let proxy: ProxyHandle;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(cond: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${proxy?.describe()}`);
-    await sleep(20);
-  }
-}
 
 describe.skipIf(!coreRunsClusters())('failover through a proxy in front of 3 members', () => {
   beforeAll(async () => {
@@ -74,22 +63,7 @@ describe.skipIf(!coreRunsClusters())('failover through a proxy in front of 3 mem
       { key: '/f/q', recursive: true, stream: true },
       { key: '/', recursive: true, stream: true },
     ];
-    const watches = await Promise.all(
-      Array.from({ length: 200 }, async (_, i) => {
-        const k = kinds[i % kinds.length]!;
-        const abort = new AbortController();
-        const res = await open(proxy.url, { method: 'GET', path: `/v2/keys${k.key}?wait=true&stream=true${k.recursive ? '&recursive=true' : ''}`, signal: abort.signal, timeoutMs: 120_000 });
-        const w = { k, start: Number(res.headers['x-etcd-index']), text: '', abort, done: Promise.resolve() };
-        w.done = (async () => {
-          try {
-            for await (const c of res.body) w.text += Buffer.from(c as Uint8Array).toString('utf8');
-          } catch {
-            // aborted at the end
-          }
-        })();
-        return w;
-      }),
-    );
+    const watches = await Promise.all(Array.from({ length: 200 }, (_, i) => openClientWatch(proxy.url, kinds[i % kinds.length]!.key, kinds[i % kinds.length]!)));
 
     // Clients: one writer (PUTs and POSTs, unique values), one reader.
     let stop = false;
@@ -145,27 +119,11 @@ describe.skipIf(!coreRunsClusters())('failover through a proxy in front of 3 mem
     for (const w of writes.filter((x) => x.status === 201 && Number(x.value.slice(1)) % 2 === 1)) expect(values).toContain(w.value);
 
     // Every watcher got every event meant for it, once, in order, through the failover.
-    await until(() => watches.filter((w) => w.k.key === '/').every((w) => w.text.includes(`"modifiedIndex":${last}`) || !w.text.includes('modifiedIndex')), 10_000, 'root watchers at the end').catch(() => undefined);
+    await until(() => watches.filter((w) => w.key === '/').every((w) => w.text().includes(`"modifiedIndex":${last}`)), 10_000, 'root watchers at the end', proxy.describe);
     await sleep(500);
-    const log: StoreEvent[] = [];
-    for (let i = first + 1; i <= last; i++) {
-      const r = await http(survivors[0]!.clientUrl, { method: 'GET', path: `/v2/keys/?wait=true&recursive=true&waitIndex=${i}`, timeoutMs: 5000 });
-      log.push({ ...(JSON.parse(r.text) as StoreEvent), etcdIndex: i });
-    }
-    const records: WatchRecord[] = watches.map((w) => ({
-      key: w.k.key,
-      recursive: w.k.recursive,
-      stream: true,
-      sinceIndex: 0,
-      startIndex: w.start,
-      received: w.text
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => JSON.parse(l) as StoreEvent)
-        .filter((e) => e.node.modifiedIndex !== undefined && e.node.modifiedIndex <= last),
-      end: 'open',
-    }));
-    for (const w of watches) w.abort.abort();
+    const log = await historyLog(survivors[0]!.clientUrl, first + 1, last);
+    const records = watches.map((w) => watchRecord(w));
+    for (const w of watches) w.abort();
     await Promise.all(watches.map((w) => w.done));
     expect(records.some((r) => r.received.length > 10)).toBe(true);
     expect(checkWatchOrder(log, records)).toEqual([]);

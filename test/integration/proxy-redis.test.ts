@@ -13,11 +13,10 @@ import { http } from '../helpers/http.js';
 import { freePort, releasePort } from '../helpers/ports.js';
 import { spawnManaged } from '../helpers/process.js';
 import type { ManagedProcess } from '../helpers/process.js';
-import { startRaftgateProxy } from '../helpers/proxy.js';
+import { sample, startRaftgateProxy } from '../helpers/proxy.js';
 import type { ProxyHandle } from '../helpers/proxy.js';
 import { startRaftgateCore } from '../helpers/raftgate.js';
 import type { RaftgateHandle } from '../helpers/raftgate.js';
-import { sample } from '../unit/proxy/app-harness.js';
 
 const REDIS = '/usr/bin/redis-server';
 let redis: ManagedProcess;

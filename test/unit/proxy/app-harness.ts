@@ -4,6 +4,7 @@
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import type { FastifyInstance } from 'fastify';
+import type { AddressInfo } from 'node:net';
 import { loadConfig } from '../../../config/index.js';
 import type { ProxyConfig } from '../../../config/index.js';
 import { buildProxy } from '../../../proxy/app.js';
@@ -38,27 +39,11 @@ export async function makeProxy(argv: readonly string[] = [], o: { up?: FakeUpst
   return { app, up, clock, registry, config };
 }
 
-/** Poll until cond() holds; bounded. */
-export async function until(cond: () => boolean | Promise<boolean>, timeoutMs = 5000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+export { sample, until } from '../../helpers/proxy.js';
 
-/** The value of one sample in a Prometheus text exposition, or undefined. */
-export function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
-  for (const line of text.split('\n')) {
-    if (line.startsWith('#')) continue;
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)$/.exec(line);
-    if (m === null || m[1] !== name) continue;
-    const got: Record<string, string> = {};
-    for (const kv of (m[2] ?? '').slice(1, -1).split(/,(?=[a-zA-Z_]+=")/)) {
-      const i = kv.indexOf('=');
-      if (i > 0) got[kv.slice(0, i)] = kv.slice(i + 2, -1);
-    }
-    if (Object.entries(labels).every(([k, v]) => got[k] === v)) return Number(m[3]);
-  }
-  return undefined;
+/** A proxy app listening on an ephemeral loopback port (for tests that need real sockets). */
+export async function listenProxy(argv: readonly string[] = []): Promise<ProxyHarness & { base: string }> {
+  const h = await makeProxy(argv);
+  await h.app.listen({ host: '127.0.0.1', port: 0 });
+  return { ...h, base: `http://127.0.0.1:${(h.app.server.address() as AddressInfo).port}` };
 }

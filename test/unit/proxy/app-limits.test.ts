@@ -9,7 +9,8 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { afterEach, describe, expect, test } from 'vitest';
 import { http } from '../../helpers/http.js';
-import { FORM, makeProxy, sample, until } from './app-harness.js';
+import { openClientWatch } from '../../helpers/proxy.js';
+import { FORM, listenProxy, makeProxy, sample, until } from './app-harness.js';
 import type { ProxyHarness } from './app-harness.js';
 import { putReq } from './fake-upstream.js';
 
@@ -22,11 +23,9 @@ afterEach(async () => {
 });
 
 async function listen(argv: string[] = []): Promise<void> {
-  h = await makeProxy(argv);
-  await h.app.listen({ host: '127.0.0.1', port: 0 });
-  const a = h.app.server.address();
-  if (a === null || typeof a === 'string') throw new Error('no address');
-  base = `http://127.0.0.1:${a.port}`;
+  const l = await listenProxy(argv);
+  h = l;
+  base = l.base;
 }
 
 /** A raw connection from `localAddress` (any 127.x.y.z is loopback), sending one request; resolves with the raw answer head+body once it stops arriving. */
@@ -101,15 +100,8 @@ describe('limits', () => {
     await listen(['--watchers-max', '3', '--inflight-max', '2']);
     h.up.direct(putReq('/a', '1'));
     h.up.pump();
-    const aborts: AbortController[] = [];
-    const { open } = await import('../../helpers/http.js');
-    for (let i = 0; i < 3; i++) {
-      const ac = new AbortController();
-      aborts.push(ac);
-      const res = await open(base, { method: 'GET', path: '/v2/keys/a?wait=true', signal: ac.signal });
-      expect(res.statusCode).toBe(200);
-      res.body.on('error', () => {});
-    }
+    const held = await Promise.all(Array.from({ length: 3 }, () => openClientWatch(base, '/a')));
+    for (const w of held) expect(w.status).toBe(200);
     const r = await http(base, { method: 'GET', path: '/v2/keys/a?wait=true' });
     expect(r.status).toBe(503);
     expect(r.headers['retry-after']).toBe('1');
@@ -119,7 +111,7 @@ describe('limits', () => {
     const m = await http(base, { method: 'GET', path: '/metrics' });
     expect(sample(m.text, 'raftgate_proxy_refused_total', { limit: 'watchers' })).toBe(1);
     expect(sample(m.text, 'raftgate_proxy_watchers')).toBe(3);
-    for (const a of aborts) a.abort();
+    for (const w of held) w.abort();
   });
 
   test('request body: over --body-bytes-max is 413 naming the limit, without Retry-After (sending it again cannot succeed)', async () => {

@@ -5,12 +5,11 @@
 // without slowing the others.
 
 import { afterEach, describe, expect, test } from 'vitest';
-import type { Dispatcher } from 'undici';
-import type { StoreEvent } from '../../../core-server/store/types.js';
 import { checkWatchOrder } from '../../../proxy/watch/watch-order.js';
-import type { WatchRecord } from '../../../proxy/watch/watch-order.js';
 import { http, open } from '../../helpers/http.js';
-import { makeProxy, sample, until } from './app-harness.js';
+import { openClientWatch, watchRecord } from '../../helpers/proxy.js';
+import type { ClientWatch } from '../../helpers/proxy.js';
+import { listenProxy, sample, until } from './app-harness.js';
 import type { ProxyHarness } from './app-harness.js';
 import { putReq } from './fake-upstream.js';
 
@@ -21,40 +20,9 @@ afterEach(async () => {
 });
 
 async function listen(argv: string[] = []): Promise<void> {
-  h = await makeProxy(argv);
-  await h.app.listen({ host: '127.0.0.1', port: 0 });
-  const a = h.app.server.address();
-  if (a === null || typeof a === 'string') throw new Error('no address');
-  base = `http://127.0.0.1:${a.port}`;
-}
-
-interface OpenWatch {
-  res: Dispatcher.ResponseData;
-  text: () => string;
-  done: Promise<void>;
-  abort: AbortController;
-}
-
-async function watch(path: string): Promise<OpenWatch> {
-  const abort = new AbortController();
-  const res = await open(base, { method: 'GET', path, signal: abort.signal, timeoutMs: 30_000 });
-  let text = '';
-  const done = (async () => {
-    try {
-      for await (const c of res.body) text += Buffer.from(c as Uint8Array).toString('utf8');
-    } catch {
-      // aborted
-    }
-  })();
-  return { res, text: () => text, done, abort };
-}
-
-function events(text: string): StoreEvent[] {
-  return text
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .map((l) => JSON.parse(l) as StoreEvent & { errorCode?: number })
-    .filter((e) => e.errorCode === undefined);
+  const l = await listenProxy(argv);
+  h = l;
+  base = l.base;
 }
 
 describe('watches', () => {
@@ -62,9 +30,9 @@ describe('watches', () => {
     await listen();
     h.up.direct(putReq('/a', '1'));
     h.up.pump();
-    const w = await watch('/v2/keys/a?wait=true');
-    expect(w.res.statusCode).toBe(200);
-    expect(w.res.headers['x-etcd-index']).toBe('1');
+    const w = await openClientWatch(base, '/a');
+    expect(w.status).toBe(200);
+    expect(w.headers['x-etcd-index']).toBe('1');
     expect(w.text()).toBe('');
     h.up.direct(putReq('/a', '2'));
     h.up.pump();
@@ -84,11 +52,10 @@ describe('watches', () => {
       { path: '/', recursive: true, stream: true },
       { path: '/k1', recursive: false, stream: false },
     ];
-    const opened: { spec: (typeof specs)[number]; w: OpenWatch }[] = [];
+    const opened: ClientWatch[] = [];
     for (let i = 0; i < 300; i++) {
       const spec = specs[i % specs.length]!;
-      const q = `wait=true${spec.recursive ? '&recursive=true' : ''}${spec.stream ? '&stream=true' : ''}`;
-      opened.push({ spec, w: await watch(`/v2/keys${spec.path === '/' ? '/' : spec.path}?${q}`) });
+      opened.push(await openClientWatch(base, spec.path, { recursive: spec.recursive, stream: spec.stream }));
     }
     expect(h.up.calls.start).toBe(1);
     const writes = ['/k1', '/k2', '/d/x', '/d/sub/y', '/other', '/k1', '/d/sub/z', '/_hidden', '/d/_h/q'];
@@ -100,22 +67,11 @@ describe('watches', () => {
     const metrics = await http(base, { method: 'GET', path: '/metrics' });
     expect(sample(metrics.text, 'raftgate_proxy_upstream_watch_streams')).toBe(1);
     expect(sample(metrics.text, 'raftgate_proxy_watchers')).toBe(250); // the 50 one-shots already have their event
-    const records: WatchRecord[] = [];
-    await until(() => opened.every((o) => o.spec.stream || o.w.text() !== ''), 5000, 'one-shot watchers answered');
+    await until(() => opened.every((o) => o.stream || o.text() !== ''), 5000, 'one-shot watchers answered');
     await new Promise((r) => setTimeout(r, 50));
-    for (const o of opened) {
-      o.w.abort.abort();
-      await o.w.done;
-      records.push({
-        key: o.spec.path,
-        recursive: o.spec.recursive,
-        stream: o.spec.stream,
-        sinceIndex: 0,
-        startIndex: Number(o.w.res.headers['x-etcd-index']),
-        received: events(o.w.text()),
-        end: 'open',
-      });
-    }
+    const records = opened.map((o) => watchRecord(o));
+    for (const o of opened) o.abort();
+    await Promise.all(opened.map((o) => o.done));
     expect(checkWatchOrder(h.up.log, records)).toEqual([]);
     // and the checker is not vacuous: every recursive root stream saw every visible write
     expect(records.find((r) => r.key === '/' && r.recursive)?.received.map((e) => e.node.key)).toEqual(writes.filter((p) => !p.includes('/_')));
@@ -136,7 +92,7 @@ describe('watches', () => {
     await listen();
     h.up.direct(putReq('/a', '1'));
     h.up.pump();
-    const w = await watch('/v2/keys/a?wait=true&stream=true');
+    const w = await openClientWatch(base, '/a', { stream: true });
     // The stream loses events 2..4 and reports progress at 4: the view cannot vouch for them.
     for (let i = 0; i < 3; i++) h.up.direct(putReq('/a', `lost${i}`));
     h.up.sink?.resync(h.up.store.index);
