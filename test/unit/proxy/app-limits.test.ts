@@ -135,6 +135,20 @@ describe('limits', () => {
   });
 });
 
+describe('idle connections', () => {
+  test('a keep-alive connection left idle is closed after --idle-timeout', async () => {
+    await listen(['--idle-timeout', '1s']);
+    const c = await rawRequest('127.0.0.1', 'GET /version HTTP/1.1\r\nHost: x\r\n\r\n');
+    let closedAt = 0;
+    c.socket.on('close', () => (closedAt = Date.now()));
+    await until(() => c.text().includes('etcdserver'), 2000, 'the answer');
+    const answeredAt = Date.now();
+    await until(() => closedAt > 0, 5000, 'the idle connection closed');
+    expect(closedAt - answeredAt).toBeGreaterThanOrEqual(900);
+    expect(h.app.raftgate.gate.limiter.open).toBe(0);
+  });
+});
+
 describe('/health, /ready, /metrics', () => {
   test('/ready only while the upstream watch is live and within the staleness bound; /health while a member answers', async () => {
     h = await makeProxy(['--max-staleness', '1s']);
