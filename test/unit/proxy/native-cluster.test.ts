@@ -14,6 +14,10 @@ import { createStore } from '../../../core-server/store/index.js';
 import { isProxyError } from '../../../proxy/errors.js';
 import { HttpClient } from '../../../proxy/upstream/http-client.js';
 import { NativeCluster } from '../../../proxy/upstream/native-cluster.js';
+import type { ViewSink } from '../../../proxy/upstream/types.js';
+import { ProxySink } from '../../../proxy/app.js';
+import { UpstreamView } from '../../../proxy/watch/upstream-view.js';
+import { V2Error } from '../../../core-server/store/v2-error.js';
 import { GateSink } from '../native/harness.js';
 import { silent, until } from './app-harness.js';
 import { putReq } from './fake-upstream.js';
@@ -43,10 +47,10 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function member(id: string): Promise<Member> {
+async function member(id: string, historyMax = 1000): Promise<Member> {
   const sink = new GateSink();
   const node = new Node({
-    store: createStore(),
+    store: createStore({ historyMax }),
     sink,
     clock: { nowMs: () => Date.now() },
     memberId: id,
@@ -67,18 +71,17 @@ async function member(id: string): Promise<Member> {
   const m: Member = { id, node, sink, native, http, registry, clientUrl: `http://127.0.0.1:${a.port}` };
   cleanups.push(async () => {
     sink.release();
-    await native.close();
+    await m.native.close(); // the current one: a test may have restarted it
     await http.close();
     await node.stop();
   });
   return m;
 }
 
-function cluster(endpoints: string[]): NativeCluster {
+function cluster(endpoints: string[], sink: ViewSink = { index: 0, synced: false, events: () => {}, progress: () => {}, resync: () => {} }): NativeCluster {
   const http = new HttpClient({ connectionsPerOrigin: 4 });
   const c = new NativeCluster({ endpoints, http, logger: silent, connectionsPerMember: 2, healthCheckIntervalMs: 100, requestTimeoutMs: 3000, historyMax: 1000 });
-  // The stream's sink is not what these tests are about.
-  c.start({ index: 0, synced: false, events: () => {}, progress: () => {}, resync: () => {} });
+  c.start(sink);
   cleanups.push(async () => {
     await c.close();
     await http.close();
@@ -144,5 +147,33 @@ describe('native upstream: where a write goes', () => {
     expect(isProxyError(err) && err.sent).toBe(true);
     expect(b.node.store.index).toBe(0);
     expect(await writesAt(b, 'ok')).toBe('0');
+  });
+});
+
+describe('native upstream: the stream', () => {
+  test('a stream that cannot resume (the member\'s history no longer reaches the view) resyncs, and watchers that may have missed events get 401', async () => {
+    const a = await member('aaaaaaaaaaaaaaaa', 5);
+    a.node.leader = a.id;
+    const view = new UpstreamView();
+    const sink = new ProxySink(view, { nowMs: () => Date.now() }, 100);
+    const c = cluster([a.clientUrl], sink);
+    await until(() => sink.synced && c.status().watchStreams === 1, 5000, 'stream live');
+    await c.write(putReq('/k', '1'));
+    await until(() => view.index === 1, 5000, 'event 1 in the view');
+    const w = view.watch('/k', { recursive: false, stream: true, sinceIndex: 0 });
+    if (w instanceof V2Error) throw w;
+    // The proxy is cut off while 10 writes pass: the member keeps only 5.
+    const port = a.native.port;
+    await a.native.close();
+    await until(() => c.status().watchStreams === 0, 5000, 'stream down');
+    for (let i = 0; i < 10; i++) await a.node.propose({ method: 'PUT', path: '/k', value: String(i), dir: false, prevExist: null, prevValue: '', prevIndex: 0, recursive: false, refresh: false, expireAtMs: null, nowMs: Date.now() });
+    a.native = await startNativeServer({ node: a.node, listen: { host: '127.0.0.1', port }, logger: silent, registry: new Registry(), connectionsMax: 64, inflightPerConnectionMax: 64, closeGraceMs: 50 });
+    await until(() => view.index === 11, 10_000, 'the view resynced at 11');
+    expect(w.closed).toBe('cleared');
+    expect(w.error?.errorCode).toBe(401);
+    expect(sink.resyncs).toBe(1);
+    // ... and the stream goes on from there.
+    await c.write(putReq('/k', 'after'));
+    await until(() => view.index === 12, 5000, 'event 12');
   });
 });
