@@ -14,6 +14,7 @@ export type FaultKind =
   | 'split'
   | 'asymmetric'
   | 'isolateLeader'
+  | 'strandLeader'
   | 'swizzle'
   | 'pause'
   | 'diskStall'
@@ -31,6 +32,8 @@ export interface Scenario {
   proposeEveryMs: number;
   /** Share of proposals sent to a random member that believes it leads (often a deposed one). */
   staleLeaderShare: number;
+  /** Probability that a newly elected leader is struck (stranded, cut off or killed) moments after it starts. */
+  nemesis?: number;
   readEveryMs: number;
   /** A member snapshots and compacts after this many applied entries. */
   snapshotEvery: (r: SimRandom) => number;
@@ -45,6 +48,7 @@ const none: Record<FaultKind, number> = {
   split: 0,
   asymmetric: 0,
   isolateLeader: 0,
+  strandLeader: 0,
   swizzle: 0,
   pause: 0,
   diskStall: 0,
@@ -151,9 +155,10 @@ export const SCENARIOS: readonly Scenario[] = [
   {
     name: 'elections',
     faultEveryMs: 180,
-    faults: { ...none, isolateLeader: 4, crashLeader: 3, crash: 1, split: 2, pause: 1, transfer: 1, compact: 1 },
+    faults: { ...none, isolateLeader: 4, strandLeader: 4, crashLeader: 3, crash: 1, split: 2, pause: 1, transfer: 1, compact: 1 },
     proposeEveryMs: 30,
     staleLeaderShare: 0.5,
+    nemesis: 0.6,
     readEveryMs: 200,
     snapshotEvery: (r) => r.int(20, 100),
     net: (r) => lossyNet(r, 0.1, 0.05),

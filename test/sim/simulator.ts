@@ -145,6 +145,7 @@ export class Simulation implements MemberEnv {
   readonly acked: Proposal[] = [];
   private readonly readFloor = new Map<string, number>();
   private proposalNo = 0;
+  private leadersSeen = 0;
   private readNo = 0;
   private snapshotEvery: number;
   /**
@@ -242,6 +243,28 @@ export class Simulation implements MemberEnv {
     this.stats.events++;
     this.dispatch(t.event);
     this.checker.afterEvent(this.members.values());
+    if (this.checker.leaders.size !== this.leadersSeen) {
+      this.leadersSeen = this.checker.leaders.size;
+      this.strikeNewLeader();
+    }
+  }
+
+  /**
+   * The nemesis: moments after a new leader starts taking proposals, strand
+   * it (it reaches one peer), cut it off or kill it — so entries of
+   * successive terms pile up on different minorities and logs diverge
+   * (the ground Raft's figure 8 grows on).
+   */
+  private strikeNewLeader(): void {
+    const p = this.scenario.nemesis ?? 0;
+    if (p === 0 || this.phase !== 'chaos' || !this.rnd.chance(p)) return;
+    const l = this.leader();
+    if (l === undefined) return;
+    const term = l.raw.raft.term;
+    const kind = this.rnd.pick(['strandLeader', 'isolateLeader', 'crashLeader'] as const);
+    this.later(this.rnd.between(5, 150), `nemesis: ${kind} ${l.id} (term ${term})`, () => {
+      if (this.phase === 'chaos' && l.alive && l.raw.raft.role === 'leader' && l.raw.raft.term === term) this.inject(kind);
+    });
   }
 
   private dispatch(ev: SimEvent): void {
@@ -583,6 +606,24 @@ export class Simulation implements MemberEnv {
         const how = r.pick(['both', 'out', 'in'] as const);
         const links = how === 'both' ? crossLinks([l.id], others, true) : how === 'out' ? crossLinks([l.id], others, false) : crossLinks(others, [l.id], false);
         this.partition(`isolate leader ${l.id} (${how})`, links);
+        return;
+      }
+      case 'strandLeader': {
+        // The leader reaches only one peer: what it appends from now on lands
+        // on two members, not a majority — and it often dies soon after.
+        const l = this.leader();
+        if (l === undefined) return;
+        const others = all.filter((id) => id !== l.id);
+        if (others.length < 2) return;
+        const keep = r.pick(others);
+        this.partition(`strand leader ${l.id} (reaches only ${keep})`, crossLinks([l.id], others.filter((id) => id !== keep), false));
+        if (r.chance(0.6)) {
+          this.later(r.between(20, 400), `crash stranded leader ${l.id}`, () => {
+            if (!l.alive) return;
+            this.crash(l);
+            this.later(r.between(200, 2000), `restart ${l.id}`, () => this.restart(l));
+          });
+        }
         return;
       }
       case 'swizzle':
