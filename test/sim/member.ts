@@ -26,6 +26,8 @@ import type { SimRandom } from './random.js';
 export interface RaftParams {
   electionTicks: number;
   heartbeatTicks: number;
+  /** Random ticks added to electionTicks (RaftConfig.electionJitterTicks); undefined: the core's default. */
+  electionJitterTicks?: number;
   maxSizePerMsg: number;
   maxInflightMsgs: number;
   preVote: boolean;
@@ -164,6 +166,7 @@ export class SimMember {
       storage,
       electionTicks: this.params.electionTicks,
       heartbeatTicks: this.params.heartbeatTicks,
+      ...(this.params.electionJitterTicks !== undefined ? { electionJitterTicks: this.params.electionJitterTicks } : {}),
       rng: this.rnd.rng(),
       preVote: this.params.preVote,
       checkQuorum: true,

@@ -187,6 +187,8 @@ export class Simulation implements MemberEnv {
     this.raftParams.electionTicks = timing[0];
     this.raftParams.heartbeatTicks = timing[1];
     this.snapshotReportsLie = this.extra.chance(0.3);
+    // core-server/node/driver.ts times out in [E, 1.5E): narrower jitter, more split votes.
+    if (this.extra.chance(0.4)) this.raftParams.electionJitterTicks = Math.max(1, Math.floor(timing[0] / 2));
     this.diskLatency = this.scenario.disk(r);
     this.snapshotEvery = this.scenario.snapshotEvery(r);
     this.net = new SimNetwork(
