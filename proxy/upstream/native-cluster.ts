@@ -182,11 +182,15 @@ export class NativeCluster implements Upstream {
     return ups[this.rr++ % ups.length] ?? null;
   }
 
+  /**
+   * Writes: the member believed to lead (whatever it answered before: the
+   * belief is what other members' answers keep current), else a member not
+   * yet tried, which will name the leader if it knows one.
+   */
   private pickWrite(exclude: ReadonlySet<Member>): Member | null {
     const l = this.leaderMember();
-    if (l !== null && !exclude.has(l)) return l;
-    const ups = this.upMembers().filter((m) => !exclude.has(m));
-    return ups[0] ?? this.leaderMember();
+    if (l !== null) return l;
+    return this.upMembers().find((m) => !exclude.has(m)) ?? null;
   }
 
   // ---- Upstream ----------------------------------------------------------------
@@ -236,6 +240,7 @@ export class NativeCluster implements Upstream {
     while (!this.closed && Date.now() < deadline) {
       const m = this.pickWrite(refused);
       if (m === null) {
+        // Every member said "not me" (an election): start over after a pause.
         refused.clear();
         await sleep(RETRY_PAUSE_MS);
         continue;
@@ -259,14 +264,14 @@ export class NativeCluster implements Upstream {
       if (!('fail' in res)) continue;
       // The member did not run it: go where it says, or elsewhere.
       last = `member ${m.id}: ${res.fail} ${res.message}`;
-      if (res.fail === 'not-leader' && res.leaderId !== null && res.leaderId !== m.id) {
-        this.dir.leaderId = res.leaderId;
-        if (this.leaderMember() === null) await sleep(RETRY_PAUSE_MS);
-        continue;
+      if (res.fail === 'not-leader') {
+        if (this.dir.leaderId === m.id) this.dir.leaderId = null; // it says it is not
+        if (res.leaderId !== null && res.leaderId !== m.id) this.dir.leaderId = res.leaderId;
       }
-      if (res.fail === 'not-leader' && this.dir.leaderId === m.id) this.dir.leaderId = null;
       refused.add(m);
-      await sleep(RETRY_PAUSE_MS);
+      // Straight on to a leader it named that is up; otherwise give the election a moment.
+      const next = this.leaderMember();
+      if (next === null || next === m) await sleep(RETRY_PAUSE_MS);
     }
     throw new ProxyError('RG_ERR_PROXY_UPSTREAM_UNAVAILABLE', `write ${w.req.method} ${w.req.path}: ${last}`, { sent: false });
   }

@@ -26,9 +26,10 @@ const CLUSTER = 'c0ffee00c0ffee00';
 
 /** A member whose idea of the leader the test sets (as an election would). */
 class Node extends SingleNode {
-  leader: string | null = null;
+  /** undefined: itself (a single member); null: no leader (an election). */
+  leader: string | null | undefined = undefined;
   override leaderId(): string | null {
-    return this.leader ?? super.leaderId();
+    return this.leader === undefined ? super.leaderId() : this.leader;
   }
 }
 
@@ -125,6 +126,27 @@ describe('native upstream: where a write goes', () => {
     expect(r.kind).toBe('event');
     expect(b.node.store.index).toBe(1);
     expect(Number(await writesAt(b, 'ok'))).toBe(1);
+  });
+
+  test('during an election, members that said "not me" are asked again once another names them the leader', async () => {
+    const [a, b, c3] = await Promise.all([member('aaaaaaaaaaaaaaaa'), member('bbbbbbbbbbbbbbbb'), member('cccccccccccccccc')]);
+    for (const m of [a, b, c3]) m.node.leader = a.id;
+    const c = cluster([a.clientUrl, b.clientUrl, c3.clientUrl]);
+    await until(() => c.status().membersUp === 3 && c.status().leaderId === a.id, 5000, 'three members up, leader a');
+    await a.native.close(); // the leader dies
+    await until(() => c.status().membersUp === 2, 5000, 'a down');
+    b.node.leader = null; // b is campaigning: "not me, no leader"
+    const t0 = Date.now();
+    const pending = c.write(putReq('/q', 'once'));
+    await new Promise((r) => setTimeout(r, 150));
+    // b wins; c (which had been saying "a") now says "b".
+    b.node.leader = b.id;
+    c3.node.leader = b.id;
+    const r = await pending;
+    expect(r.kind).toBe('event');
+    expect(Date.now() - t0).toBeLessThan(2500); // not the 3 s upstream timeout
+    expect(b.node.store.index).toBe(1);
+    expect(c3.node.store.index).toBe(0);
   });
 
   test('a write that reached a member which then died is not retried elsewhere: outcome unknown', async () => {
