@@ -124,6 +124,16 @@ interface Waiter {
   data: Uint8Array;
 }
 
+interface PendingWrite {
+  /** Last entry index this write makes durable; -1 when it holds no entries (a hard state only). */
+  upTo: number;
+  /** Messages released once this write and every one before it are durable. */
+  held: Message[];
+  /** It makes a new term or vote durable: until then a leader may not replicate either. */
+  termVote: boolean;
+  done: boolean;
+}
+
 interface ReadWaiter {
   resolve: () => void;
   reject: (e: Error) => void;
@@ -179,6 +189,16 @@ export class RaftNode implements KvNode {
   private readReady: { index: number; waiters: ReadWaiter[] }[] = [];
   private lead: string = NONE;
   private drainWaiters: (() => void)[] = [];
+  private stopWaiters: (() => void)[] = [];
+  /** Disk writes handed to the WAL and not yet settled, in log order. */
+  private writes: PendingWrite[] = [];
+  /** Every entry of this member's log up to here is on disk. */
+  private durableIndex = 0;
+  /** Committed entries waiting for their local write. */
+  private pendingApply: Entry[] = [];
+  /** The last hard state handed to a write (term and vote decide what may be sent before it lands). */
+  private savedHardState: HardState = { term: 0, vote: NONE, commit: 0 };
+  private installing = false;
   private readonly m: {
     term: Gauge;
     committed: Gauge;
@@ -265,7 +285,11 @@ export class RaftNode implements KvNode {
       applied: this.applied,
       preVote: true,
       checkQuorum: true,
+      asyncStorageWrites: true,
     });
+    // Everything in memory now came from disk, or is written by start() before Raft runs.
+    this.durableIndex = this.mem.lastIndex();
+    this.savedHardState = this.mem.initialState().hardState;
     this.updatePeers();
   }
 
@@ -429,7 +453,7 @@ export class RaftNode implements KvNode {
     if (this.syncTimer) clearTimeout(this.syncTimer);
     if (this.publishTimer) clearTimeout(this.publishTimer);
     this.failAll(stoppingError(this.store.index));
-    if (this.looping) await new Promise<void>((r) => this.drainWaiters.push(r));
+    if (this.looping || this.writes.length > 0) await new Promise<void>((r) => this.stopWaiters.push(r));
     // A snapshot being written finishes before the caller closes storage.
     await this.snapshotSaved;
   }
@@ -670,34 +694,130 @@ export class RaftNode implements KvNode {
       this.fatal(err as Error);
     } finally {
       this.looping = false;
-      const waiters = this.drainWaiters;
-      this.drainWaiters = [];
-      for (const r of waiters) r();
+      this.notifyIdle();
     }
   }
 
+  /**
+   * Carries out one Ready without waiting for its disk write (write
+   * pipelining): the entries go to the WAL, which group-commits every write
+   * handed to it during an fsync into the next one, and the loop takes the
+   * next Ready at once. What depends on durability waits for it:
+   *   - messages, except a leader's replication (whose term and vote are
+   *     already durable: rule 2) and heartbeat responses, are held until
+   *     this write and every write before it are on disk;
+   *   - committed entries are applied only once they are durable here too;
+   *   - the leader counts itself in the quorum only when told (reportDurable,
+   *     Raft's asyncStorageWrites), so no commit index it announces stands on
+   *     its own unwritten entries.
+   */
   private async handleReady(rd: Ready): Promise<void> {
     if (rd.softState !== undefined) this.onSoftState(rd.softState);
-    // Rule 2: a leader may replicate in parallel with its own write, as long
-    // as its term and vote are already durable (only a commit change waits).
-    const prev = this.mem.initialState().hardState;
-    const parallel = this.raw.raft.role === 'leader' && (rd.hardState === undefined || (rd.hardState.term === prev.term && rd.hardState.vote === prev.vote));
-    if (parallel) this.o.network.send(rd.messages);
-
-    if (rd.snapshot !== undefined) await this.installSnapshot(rd.snapshot);
-    if (rd.entries.length > 0 || (rd.hardState !== undefined && rd.mustSync)) {
-      const t0 = performance.now();
-      await this.o.log.save(rd.hardState, rd.entries);
-      this.m.fsync.observe((performance.now() - t0) / 1000);
+    if (rd.snapshot !== undefined) {
+      // Rare: the state machine is replaced. Let every write land first.
+      await this.drainWrites();
+      this.installing = true;
+      try {
+        await this.installSnapshot(rd.snapshot);
+      } finally {
+        this.installing = false;
+      }
+      this.durableIndex = rd.snapshot.meta.index;
+      this.pendingApply = this.pendingApply.filter((e) => e.index > this.durableIndex);
+      this.raw.reportDurable(this.durableIndex);
     }
-    // A commit-only change is not written: it is recomputed from the leader after a crash.
+    const hs = rd.hardState;
+    const termVote = hs !== undefined && (hs.term !== this.savedHardState.term || hs.vote !== this.savedHardState.vote);
+    const parallel = this.raw.raft.role === 'leader' && !termVote && !this.writes.some((w) => w.termVote);
+    const first = rd.entries[0];
+    // Entries that overwrite a conflicting suffix are not durable until their write is.
+    if (first !== undefined && first.index <= this.durableIndex) this.durableIndex = first.index - 1;
     this.mem.append(rd.entries);
-    if (rd.hardState !== undefined) this.mem.setHardState(rd.hardState);
+    if (hs !== undefined) this.mem.setHardState(hs);
 
-    if (!parallel) this.o.network.send(rd.messages);
+    let held: Message[] = [];
+    if (parallel) this.o.network.send(rd.messages);
+    else {
+      const now: Message[] = [];
+      for (const m of rd.messages) (m.type === 'heartbeatResp' ? now : held).push(m);
+      if (now.length > 0) this.o.network.send(now);
+    }
 
-    for (const e of rd.committedEntries) this.apply(e);
+    if (rd.entries.length > 0 || (hs !== undefined && rd.mustSync)) {
+      // A commit-only change is not written: it is recomputed from the leader after a crash.
+      if (hs !== undefined) this.savedHardState = hs;
+      const last = rd.entries[rd.entries.length - 1];
+      const w: PendingWrite = { upTo: last === undefined ? -1 : last.index, held, termVote, done: false };
+      this.writes.push(w);
+      const t0 = performance.now();
+      this.o.log.save(hs, rd.entries).then(
+        () => {
+          this.m.fsync.observe((performance.now() - t0) / 1000);
+          w.done = true;
+          this.onWritesDone();
+        },
+        (err: unknown) => {
+          // Nothing after a failed write may be acknowledged: stop, but let
+          // stop() see the write settle.
+          w.done = true;
+          w.held = [];
+          w.upTo = -1;
+          this.fatal(err as Error);
+          this.onWritesDone();
+        },
+      );
+      held = [];
+    }
+    if (held.length > 0) {
+      const lastWrite = this.writes[this.writes.length - 1];
+      if (lastWrite === undefined) this.o.network.send(held);
+      else lastWrite.held.push(...held);
+    }
+
+    for (const e of rd.committedEntries) {
+      if (this.pendingApply.length === 0 && e.index <= this.durableIndex) this.apply(e);
+      else this.pendingApply.push(e);
+    }
     for (const rs of rd.readStates) this.onReadState(rs);
+  }
+
+  /** Writes finished (in any order): settle them in log order, release what waited for them. */
+  private onWritesDone(): void {
+    let moved = false;
+    while (this.writes[0]?.done === true) {
+      const w = this.writes.shift()!;
+      if (w.upTo >= 0) this.durableIndex = w.upTo;
+      if (w.held.length > 0 && !this.stopped) this.o.network.send(w.held);
+      moved = true;
+    }
+    if (!moved) return;
+    if (this.stopped) return this.notifyIdle();
+    this.raw.reportDurable(this.durableIndex);
+    if (!this.installing) {
+      let n = 0;
+      while (n < this.pendingApply.length && this.pendingApply[n]!.index <= this.durableIndex) this.apply(this.pendingApply[n++]!);
+      if (n > 0) this.pendingApply.splice(0, n);
+      this.afterAdvance();
+    }
+    this.notifyIdle();
+    this.scheduleLoop();
+  }
+
+  private drainWrites(): Promise<void> {
+    if (this.writes.length === 0) return Promise.resolve();
+    return new Promise<void>((r) => this.drainWaiters.push(r));
+  }
+
+  /** Wakes drainWrites() callers once nothing is being written, and stop() once the loop is idle too. */
+  private notifyIdle(): void {
+    if (this.writes.length > 0) return;
+    const drained = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const r of drained) r();
+    if (this.looping) return;
+    const stopped = this.stopWaiters;
+    this.stopWaiters = [];
+    for (const r of stopped) r();
   }
 
   private afterAdvance(): void {

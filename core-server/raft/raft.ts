@@ -66,6 +66,17 @@ export interface RaftConfig {
   preVote?: boolean;
   /** Leader steps down without a quorum; followers with a live leader ignore votes (leader lease). Default true. */
   checkQuorum?: boolean;
+  /**
+   * The driver makes each Ready durable in the background and takes the
+   * next Ready before the write finishes (write pipelining). The leader then
+   * counts its own log in the quorum only up to what the driver has reported
+   * durable (reportDurable), never at append: a commit index it announces
+   * always stands on a majority of durable copies, itself included.
+   * Default false: the leader counts itself at append (Raft thesis
+   * §10.2.1), which is safe only for a driver that persists one Ready
+   * before taking the next.
+   */
+  asyncStorageWrites?: boolean;
 }
 
 type CampaignType = 'preElection' | 'election' | 'transfer';
@@ -97,6 +108,9 @@ export class Raft {
   private readonly maxInflightBytes: number;
   private readonly preVote: boolean;
   private readonly checkQuorum: boolean;
+  private readonly asyncStorageWrites: boolean;
+  /** Highest index of this member's log known durable (asyncStorageWrites only). */
+  private localDurable = 0;
 
   private votes = new Map<MemberId, boolean>();
   /** The member we are handing leadership to, or NONE. */
@@ -125,7 +139,10 @@ export class Raft {
     this.maxInflightBytes = c.maxInflightBytes ?? 0;
     this.preVote = c.preVote ?? true;
     this.checkQuorum = c.checkQuorum ?? true;
+    this.asyncStorageWrites = c.asyncStorageWrites ?? false;
     this.raftLog = new RaftLog(c.storage, c.maxCommittedSizePerReady ?? 64 * 1024 * 1024);
+    // What storage holds at start is on disk (the driver loaded it from there).
+    this.localDurable = this.raftLog.lastIndex();
 
     const { hardState, voters } = c.storage.initialState();
     for (const id of voters) this.prs.set(id, this.newProgress());
@@ -204,7 +221,7 @@ export class Raft {
     const lastIndex = this.raftLog.lastIndex();
     for (const id of this.prs.keys()) {
       const pr = this.newProgress();
-      if (id === this.id) pr.match = lastIndex;
+      if (id === this.id) pr.match = this.asyncStorageWrites ? Math.min(lastIndex, this.localDurable) : lastIndex;
       this.prs.set(id, pr);
     }
     this.pendingConfIndex = 0;
@@ -642,13 +659,32 @@ export class Raft {
     let li = this.raftLog.lastIndex();
     const stamped = es.map((e, i) => ({ ...e, term: this.term, index: li + 1 + i }));
     li = this.raftLog.append(stamped);
-    // The leader counts itself before its disk write finishes (Raft thesis
-    // §10.2.1): safe because the driver persists a Ready's entries before it
-    // applies committed entries or steps the next message, so nothing this
-    // ack enables can take effect before the write is durable.
-    this.prs.get(this.id)!.maybeUpdate(li);
-    this.maybeCommit();
+    if (!this.asyncStorageWrites) {
+      // The leader counts itself before its disk write finishes (Raft thesis
+      // §10.2.1): safe because the driver persists a Ready's entries before it
+      // applies committed entries or steps the next message, so nothing this
+      // ack enables can take effect before the write is durable.
+      this.prs.get(this.id)!.maybeUpdate(li);
+      this.maybeCommit();
+    }
     return { index: li, term: this.term };
+  }
+
+  /**
+   * asyncStorageWrites: this member's log is durable up to `index`. On the
+   * leader that is its own vote in the quorum; a commit it enables is
+   * broadcast at once.
+   */
+  reportDurable(index: number): void {
+    assert(this.asyncStorageWrites, 'reportDurable needs asyncStorageWrites');
+    if (index > this.localDurable) this.localDurable = index;
+    if (this.role !== 'leader') return;
+    const self = this.prs.get(this.id);
+    if (self === undefined) return;
+    if (self.maybeUpdate(Math.min(this.localDurable, this.raftLog.lastIndex())) && this.maybeCommit()) {
+      this.releasePendingReadIndex();
+      this.bcastAppend();
+    }
   }
 
   private maybeCommit(): boolean {

@@ -158,6 +158,11 @@ export class RawNode {
     this.raft.transferLeader(to);
   }
 
+  /** With asyncStorageWrites: everything up to `index` in this member's log is durable now. */
+  reportDurable(index: number): void {
+    this.raft.reportDurable(index);
+  }
+
   reportSnapshot(id: MemberId, ok: boolean): void {
     this.raft.reportSnapshot(id, ok);
   }
