@@ -107,6 +107,12 @@ describe.skipIf(!coreRunsClusters())('failover through a proxy in front of 3 mem
         `first read ok +${(firstReadOk?.t ?? 0) - killedAt} ms, writes failed during failover: ${failedWrites.length} (${[...new Set(failedWrites.map((w) => w.status))].join(',')})`,
     );
 
+    // A write sent after the kill was placed on the new leader before the
+    // proxy's upstream timeout (5 s) ran out — 10x the cluster's election
+    // timeout, so only a proxy that cannot find the new leader misses it.
+    expect(firstWriteOk).toBeDefined();
+    expect((firstWriteOk?.t ?? Infinity) - killedAt).toBeLessThan(5000);
+
     // Monotonic reads across the failover.
     const ok = reads.filter((r) => r.status === 200);
     for (let i = 1; i < ok.length; i++) expect(ok[i]!.index, `read ${i}`).toBeGreaterThanOrEqual(ok[i - 1]!.index);
@@ -129,4 +135,39 @@ describe.skipIf(!coreRunsClusters())('failover through a proxy in front of 3 mem
     expect(checkWatchOrder(log, records)).toEqual([]);
     await leader.start();
   }, 120_000);
+
+  test('SIGSTOP the member carrying the stream: the silent stream is abandoned for another member, and no watcher loses an event', async () => {
+    const streamsOn = async (m: MemberHandle) => sample((await http(m.clientUrl, { method: 'GET', path: '/metrics', timeoutMs: 1000 }).catch(() => ({ text: '' }))).text, 'raftgate_core_native_watch_streams') ?? 0;
+    await until(async () => sample(await proxy.metrics(), 'raftgate_proxy_upstream_members_up') === 3, 15_000, 'all three members up again');
+    let carrier: MemberHandle | undefined;
+    await until(async () => {
+      for (const m of cluster.members) if ((await streamsOn(m)) === 1) carrier = m;
+      return carrier !== undefined;
+    }, 10_000, 'the member carrying the stream');
+    const c = carrier as MemberHandle;
+    const others = cluster.members.filter((m) => m !== c);
+    const first = Number((await http(proxy.url, { method: 'PUT', path: '/v2/keys/s/warm', form: [['value', '0']], timeoutMs: 10_000 })).headers['x-etcd-index']);
+    await until(async () => Number((await http(proxy.url, { method: 'GET', path: '/v2/keys/s/warm' })).headers['x-etcd-index']) >= first, 5000, 'view at the warm-up');
+    const watches = await Promise.all(Array.from({ length: 50 }, (_, i) => openClientWatch(proxy.url, i % 2 ? '/s' : '/', { recursive: true, stream: true })));
+    c.freeze();
+    const frozenAt = Date.now();
+    let movedMs = -1;
+    try {
+      await until(async () => (await Promise.all(others.map(streamsOn))).reduce((a, b) => a + b, 0) === 1, 15_000, 'the stream on another member');
+      movedMs = Date.now() - frozenAt;
+      let last = first;
+      for (let i = 0; i < 10; i++) {
+        const r = await http(proxy.url, { method: 'PUT', path: `/v2/keys/s/k${i % 3}`, form: [['value', String(i)]], timeoutMs: 10_000 });
+        if (r.status === 200 || r.status === 201) last = Number(r.headers['x-etcd-index']);
+      }
+      await until(() => watches.every((w) => w.text().includes(`"modifiedIndex":${last}`)), 10_000, 'watchers at the last write', proxy.describe);
+      const log = await historyLog(others[0]!.clientUrl, first + 1, last);
+      const records = watches.map((w) => watchRecord(w));
+      expect(checkWatchOrder(log, records)).toEqual([]);
+    } finally {
+      c.thaw();
+      for (const w of watches) w.abort();
+    }
+    console.log(`[proxy-failover] stream member frozen (SIGSTOP): stream on another member after ≤${movedMs} ms (polled)`);
+  }, 90_000);
 });
