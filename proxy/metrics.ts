@@ -6,9 +6,9 @@
 // that mirror another component's tally) are read from their sources at
 // scrape time, so a scrape never lags and the hot path pays nothing.
 
-import { Counter, Gauge, Histogram, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram } from 'prom-client';
 import type { Registry } from 'prom-client';
-import { requestObserver } from '../core-server/api/metrics.js';
+import { collectProcessMetrics, requestObserver } from '../core-server/api/metrics.js';
 
 export type ProxyRoute = 'keys' | 'keys_watch' | 'version' | 'health' | 'ready' | 'members' | 'machines' | 'stats' | 'metrics' | 'other';
 export type RefusedLimit = 'connections' | 'connections_per_client' | 'inflight' | 'watchers' | 'body_bytes';
@@ -48,16 +48,9 @@ function mirror(c: Counter<string>, labels: Record<string, string> | null, seen:
   }
 }
 
-/**
- * prom-client's default metrics that are gauges named like counters
- * (`_total`): `promtool check metrics` rejects them, and the live-handle
- * counts they give are not worth a lint failure in every scrape.
- */
-const DEFAULT_METRICS_DROPPED = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
-
 export function createProxyMetrics(registry: Registry, src: MetricSources): ProxyMetrics {
-  collectDefaultMetrics({ register: registry, prefix: 'raftgate_proxy_' });
-  for (const n of DEFAULT_METRICS_DROPPED) registry.removeSingleMetric('raftgate_proxy_' + n);
+  // The process metrics minus prom-client's _total gauges, which promtool refuses.
+  collectProcessMetrics(registry, 'raftgate_proxy_');
   const reg = [registry];
   const requests = new Counter({
     name: 'raftgate_proxy_http_requests_total',
