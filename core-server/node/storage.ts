@@ -15,7 +15,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Entry, HardState } from '../raft/types.js';
-import { openWal, StorageError, type AppendRecord, type EntryRecord, type Wal } from '../wal/index.js';
+import { afterSnapshot, openWal, StorageError, type AppendRecord, type EntryRecord, type Wal } from '../wal/index.js';
 import { loadNewestSnapshot, saveSnapshot } from '../snap/index.js';
 
 export interface MemberStorageOptions {
@@ -78,7 +78,16 @@ export async function openMemberStorage(dataDir: string, opts: MemberStorageOpti
   }
 
   const snapIndex = snap?.index ?? 0;
-  let entries = recovered.entries.filter((e) => e.index > snapIndex);
+  let entries: EntryRecord[] = recovered.entries;
+  if (snap !== null && snap.index > (recovered.snapshot?.index ?? 0)) {
+    // A crash came between writing the snapshot file and marking it in the
+    // WAL. Replay as if the marker were there (the snapshot replaces the log
+    // it covers, and a diverged suffix with it), and write the marker now, or
+    // the WAL would take the next entry after the snapshot for a gap.
+    entries = afterSnapshot(entries, snap.index, snap.term);
+    await wal.append([{ type: 'snapshot', index: snap.index, term: snap.term }]);
+  }
+  entries = entries.filter((e) => e.index > snapIndex);
   const first = entries[0];
   if (first !== undefined && first.index !== snapIndex + 1) {
     await wal.close();

@@ -53,6 +53,24 @@ export interface WalDirRead {
   problem: WalProblem | null;
 }
 
+/**
+ * The entries a snapshot at (index, term) leaves of the log written before
+ * its marker. A snapshot replaces the log up to its index; what follows is
+ * kept only if it continues the snapshot — the log's own entry at that index
+ * has the snapshot's term (a member's own snapshot of its log), or the log
+ * no longer holds that index (released). A snapshot installed from the
+ * leader over a log that diverged replaces the whole log: the old suffix,
+ * from another term, must not come back after a restart.
+ */
+export function afterSnapshot(ents: EntryRecord[], index: number, term: number): EntryRecord[] {
+  const first = ents[0];
+  if (first === undefined || first.index > index) return ents;
+  const at = ents[index - first.index];
+  if (at === undefined) return []; // the log ended before the snapshot: nothing follows it
+  if (at.term !== term) return []; // diverged: the snapshot replaces everything
+  return ents.slice(index - first.index + 1);
+}
+
 export async function readWalDir(disk: Disk, dir: string): Promise<WalDirRead> {
   const segments = listSegments(await disk.readdir(dir));
   const reports: SegmentReport[] = [];
@@ -92,9 +110,7 @@ export async function readWalDir(disk: Disk, dir: string): Promise<WalDirRead> {
           if (replay.snapshot === null || r.index > replay.snapshot.index) {
             replay.snapshot = { index: r.index, term: r.term };
             snapshotSeq = seg.seq;
-            const ents = replay.entries;
-            const first = ents[0];
-            if (first !== undefined && first.index <= r.index) replay.entries = ents.slice(Math.min(ents.length, r.index - first.index + 1));
+            replay.entries = afterSnapshot(replay.entries, r.index, r.term);
           }
           break;
         case 'entry': {

@@ -235,7 +235,8 @@ describe('property: appends, cuts, reopens and crashes read back the same record
             const last = log.length > 0 ? log[log.length - 1]![0] : snap;
             if (last === snap) continue;
             snap = Math.max(snap, last - 1);
-            await wal.append([{ type: 'snapshot', index: snap, term }]);
+            // A snapshot's term is the term of the entry at its index.
+            await wal.append([{ type: 'snapshot', index: snap, term: log.find(([i]) => i === snap)?.[1] ?? term }]);
             log = log.filter(([i]) => i > snap);
           } else if (o.kind === 'release') {
             if (snap > 0) await wal.releaseTo(snap);
