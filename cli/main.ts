@@ -26,6 +26,16 @@ const commands: Record<string, Command> = {
     usage: 'raftgate dev [flags]',
     run: async (args) => (await import('./dev.js')).runDevCommand(args),
   },
+  status: {
+    summary: 'a table of members (leader, Raft term and indexes, data size) and proxies (staleness, watchers); -w json',
+    usage: 'raftgate status [--endpoints URL[,URL...]] [-w table|json]',
+    run: async (args) => (await import('./status.js')).runStatusCommand(args),
+  },
+  snapshot: {
+    summary: '`snapshot save FILE` downloads a checked snapshot from a member; `snapshot restore FILE --data-dir ...` starts a new cluster from it',
+    usage: 'raftgate snapshot save|restore FILE ...',
+    run: async (args) => (await import('./snapshot.js')).runSnapshotCommand(args),
+  },
   wal: {
     summary: '`wal verify DATA_DIR` checks every WAL record and snapshot; `wal repair DATA_DIR` cuts at damage',
     usage: 'raftgate wal verify|repair DATA_DIR',

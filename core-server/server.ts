@@ -2,7 +2,9 @@
 // HTTP API, native protocol. This is the thin I/O shell around the pure store
 // and the pure Raft core; nothing here decides what a request means.
 
+import { readdirSync, statSync } from 'node:fs';
 import http from 'node:http';
+import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { Registry } from 'prom-client';
 import type { CoreConfig } from '../config/index.js';
@@ -32,6 +34,24 @@ const systemClock = { nowMs: () => Date.now() };
 
 /** How long a joining member keeps asking the existing cluster who it is. */
 const JOIN_WAIT_MS = 30_000;
+
+/** Bytes of the files under `dir` (the WAL and snapshots), for status reports. */
+function dirBytes(dir: string): number {
+  let total = 0;
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.isFile()) total += statSync(p).size;
+    }
+  };
+  try {
+    walk(dir);
+  } catch {
+    // a file went away mid-walk (a snapshot pruned, a segment released): close enough
+  }
+  return total;
+}
 
 export class CoreStartError extends Error {
   readonly code: string;
@@ -77,13 +97,13 @@ export async function startCoreServer(config: CoreConfig, deps: CoreServerDeps =
 
   const started = Date.now();
   const joining = config.initialClusterState === 'existing';
-  const join: { ids: { memberId: string; clusterId: string; members: MemberInfo[] } | null } = { ids: null };
+  const joined: { ids: { memberId: string; clusterId: string; members: MemberInfo[] } | null } = { ids: null };
   const storage: MemberStorage = await openMemberStorage(config.dataDir, {
     walSegmentBytes: config.walSegmentBytes,
-    newIdentity: () => join.ids ?? { memberId: memberIdFor(config.initialAdvertisePeerUrls, token), clusterId: clusterIdFor(initialIds.map((m) => m.id)) },
+    newIdentity: () => joined.ids ?? { memberId: memberIdFor(config.initialAdvertisePeerUrls, token), clusterId: clusterIdFor(initialIds.map((m) => m.id)) },
     logger: log,
     // A joiner learns its ids from the cluster, before the data dir exists.
-    beforeCreate: joining ? async () => void (join.ids = await joinIdentity(config, log)) : undefined,
+    beforeCreate: joining ? async () => void (joined.ids = await joinIdentity(config, log)) : undefined,
   });
 
   log.info(
@@ -155,7 +175,7 @@ export async function startCoreServer(config: CoreConfig, deps: CoreServerDeps =
     heartbeatMs: config.heartbeatIntervalMs,
     electionTimeoutMs: config.electionTimeoutMs,
     snapshotCount: config.snapshotCount,
-    seedPeers: join.ids?.members ?? [],
+    seedPeers: joined.ids?.members ?? [],
     onFatal: (err) => failNow(err),
   });
   storage.releaseReplay();
@@ -172,6 +192,7 @@ export async function startCoreServer(config: CoreConfig, deps: CoreServerDeps =
     bodyBytesMax: Math.max(config.maxRequestBytes, FORM_BYTES_MAX),
     watchersMax: config.watchersMax,
     nativeUrls,
+    dataBytes: () => dirBytes(join(config.dataDir, 'member')),
   });
   await app.ready();
   try {

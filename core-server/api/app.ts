@@ -22,6 +22,7 @@ import { Ecode, V2Error } from '../store/v2-error.js';
 import { healthAnswer, machinesAnswer, membersAnswer, membersChangeOf, runMembersChange, statsAnswer, versionAnswer } from './info-routes.js';
 import { createKeysHandler } from './keys-route.js';
 import { NATIVE_DISCOVERY_PATH, nativeDiscoveryAnswer } from './native/discovery.js';
+import { SNAPSHOT_PATH, STATUS_PATH, snapshotBytes, statusAnswer, type OpsDeps } from './ops-routes.js';
 import { createCoreMetrics } from './metrics.js';
 import type { RouteLabel } from './metrics.js';
 import { BAD_REQUEST, NOT_FOUND, isKeysPath, methodNotAllowed, resolveTarget } from './v2-request.js';
@@ -40,6 +41,8 @@ export interface CoreAppOptions {
   healthTimeoutMs?: number;
   /** Native-protocol URLs, announced at GET /raftgate/v1/native for proxies. */
   nativeUrls?: readonly string[];
+  /** Bytes of WAL and snapshots on disk, for /raftgate/v1/status. */
+  dataBytes?: () => number;
 }
 
 declare module 'fastify' {
@@ -110,6 +113,12 @@ export function buildCoreApp(opts: CoreAppOptions): FastifyInstance {
   const metrics = createCoreMetrics(opts.registry, node, () => keys?.activeWatchers() ?? 0);
   keys = createKeysHandler({ node, metrics, log, watchersMax: opts.watchersMax, sendAnswer });
   const keysHandler = keys;
+  const ops: OpsDeps = {
+    node,
+    dataBytes: opts.dataBytes ?? (() => 0),
+    watchers: () => keysHandler.activeWatchers(),
+    ...(node.stateImage !== undefined ? { stateImage: () => node.stateImage!() } : {}),
+  };
 
   // Every content type is read as raw bytes: the keys handler decides, as
   // Go's ParseForm does, which bodies are forms; others are ignored.
@@ -205,6 +214,18 @@ export function buildCoreApp(opts: CoreAppOptions): FastifyInstance {
         return sendAnswer(reply, statsAnswer(method, path.slice('/v2/stats/'.length) as 'self' | 'store' | 'leader', node, { startMs }));
     }
     if (path === NATIVE_DISCOVERY_PATH) return sendAnswer(reply, nativeDiscoveryAnswer(method, node, opts.nativeUrls ?? []));
+    if (path === STATUS_PATH) return sendAnswer(reply, statusAnswer(method, ops));
+    if (path === SNAPSHOT_PATH) {
+      if (method !== 'GET') return sendAnswer(reply, methodNotAllowed('GET'));
+      const snap = snapshotBytes(ops);
+      if (snap === null) return sendAnswer(reply, NOT_FOUND);
+      return reply
+        .code(200)
+        .header('Content-Type', 'application/octet-stream')
+        .header('X-Raftgate-Snapshot-Index', String(snap.index))
+        .header('X-Raftgate-Snapshot-Term', String(snap.term))
+        .send(snap.bytes);
+    }
     if (path === '/v2/members' || path.startsWith('/v2/members/')) {
       request.rgRoute = 'members';
       const body = Buffer.isBuffer(request.body) ? request.body : undefined;

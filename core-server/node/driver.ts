@@ -395,6 +395,17 @@ export class RaftNode implements KvNode {
     await this.proposeCommand({ op: 'member', id, peerURLs });
   }
 
+  /**
+   * The state machine as of the last applied entry, encoded as a snapshot
+   * (store and membership): what `raftgate snapshot save` downloads.
+   */
+  stateImage(): { index: number; term: number; data: Uint8Array } {
+    const index = this.applied;
+    const t = this.mem.term(index);
+    const term = t === 'compacted' ? this.mem.snapshot().meta.term : t;
+    return { index, term, data: encodeStateImage({ v: 1, store: this.store.snapshot(), members: this.membership.image() }) };
+  }
+
   /** Hands leadership to another member (operator tooling; tests). */
   transferLeadership(to: string): void {
     this.raw.transferLeader(to);

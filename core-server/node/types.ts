@@ -44,6 +44,8 @@ export interface KvNode {
   updateMember?(id: string, peerURLs: string[]): Promise<void>;
   /** Raft's view of this member, where there is one. */
   status?(): RaftStatus;
+  /** The state machine at the applied index, encoded as a snapshot payload. */
+  stateImage?(): { index: number; term: number; data: Uint8Array };
 }
 
 export interface RaftStatus {

@@ -1,6 +1,6 @@
 // Public surface of snapshot storage.
 
-export { parseSnapName, snapName, SNAP_HEADER_BYTES } from './snap-file.js';
+export { decodeSnapHeader, encodeSnapHeader, parseSnapName, snapName, SNAP_HEADER_BYTES, type SnapHeader } from './snap-file.js';
 export {
   formatSnapshotReport,
   loadNewestSnapshot,
