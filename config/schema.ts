@@ -247,8 +247,8 @@ export const proxyFields = {
     flag: 'body-bytes-max',
     min: KiB,
     max: 64 * MiB,
-    default: 1.5 * MiB,
-    description: "Largest request body; 1.5MiB matches the core's --max-request-bytes, so oversized writes are refused here without a round trip.",
+    default: 10 * MiB,
+    description: "Largest request body; 10MiB is the most a core reads from a v2 form (Go's form limit, as in etcd), so larger writes are refused here without a round trip.",
   }),
   headerTimeoutMs: durationField({
     flag: 'header-timeout',
