@@ -29,19 +29,20 @@ export interface MemberSpec {
   ports: MemberPorts;
   /** `name=http://127.0.0.1:peer,...`; default: this member alone. */
   initialCluster?: string;
+  /** `--initial-cluster-token`; default: none (the member's own default). */
+  clusterToken?: string;
   /** Extra command-line flags appended as given. */
   extraArgs?: string[];
 }
 
-export interface ServerHandle {
-  readonly kind: ServerKind;
+/** A process started by this module: its pid, output, memory and CPU, and how to end it. */
+export interface ProcHandle {
+  /** For messages, e.g. "raftgate core m1", "etcd v2 proxy". */
+  readonly label: string;
   readonly name: string;
   readonly pid: number;
-  readonly clientUrl: string;
-  readonly ports: MemberPorts;
   /** Temp dir holding data/ and the process log; removed by stop(). */
   readonly rootDir: string;
-  readonly dataDir: string;
   readonly logFile: string;
   /** True once the process has exited (for whatever reason). */
   exited(): boolean;
@@ -57,6 +58,15 @@ export interface ServerHandle {
   logWarnings(samplesMax?: number): { count: number; samples: string[] };
   /** SIGTERM, then SIGKILL after graceMs; removes the temp dir unless keep. */
   stop(opts?: { graceMs?: number; keep?: boolean }): Promise<void>;
+  /** SIGKILL at once and wait for the exit; keeps the temp dir, so the member can be restarted on its data. */
+  kill9(): Promise<void>;
+}
+
+export interface ServerHandle extends ProcHandle {
+  readonly kind: ServerKind;
+  readonly clientUrl: string;
+  readonly ports: MemberPorts;
+  readonly dataDir: string;
 }
 
 export interface ProcMemory {
@@ -96,9 +106,8 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Distinct free ports for one member (client, peer, native). */
-export async function allocateMemberPorts(): Promise<MemberPorts> {
-  const taken = new Set<number>();
+/** Distinct free ports for one member (client, peer, native), none of them in `taken` (which gains them). */
+export async function allocateMemberPorts(taken = new Set<number>()): Promise<MemberPorts> {
   const one = async () => {
     for (let i = 0; i < 20; i++) {
       const p = await freePort();
@@ -198,15 +207,19 @@ function argvFor(spec: MemberSpec, dataDir: string): { cmd: string; args: string
     '--listen-peer-urls', url(spec.ports.peer),
     '--initial-advertise-peer-urls', url(spec.ports.peer),
     '--initial-cluster', cluster,
+    ...(spec.clusterToken !== undefined ? ['--initial-cluster-token', spec.clusterToken] : []),
   ];
   if (spec.kind === 'etcd') {
     return { cmd: defaultEtcdBin, args: ['--enable-v2', ...common, ...(spec.extraArgs ?? [])] };
   }
-  const bin = path.join(repoRoot(), 'bin', 'raftgate.js');
   return {
     cmd: process.execPath,
-    args: [bin, 'core', ...common, '--listen-native-urls', url(spec.ports.native), ...(spec.extraArgs ?? [])],
+    args: [raftgateBin(), 'core', ...common, '--listen-native-urls', url(spec.ports.native), ...(spec.extraArgs ?? [])],
   };
+}
+
+function raftgateBin(): string {
+  return path.join(repoRoot(), 'bin', 'raftgate.js');
 }
 
 // pino JSON (Raftgate): "level":40 warn, 50 error, 60 fatal.
@@ -215,7 +228,7 @@ function isWarningLine(line: string): boolean {
   return /"level":\s*[456]0\b/.test(line) || /^\S+ \S+ [WEC] \| /.test(line);
 }
 
-const live = new Set<ServerHandle>();
+const live = new Set<ProcHandle>();
 let exitHookInstalled = false;
 
 function installExitHook(): void {
@@ -238,20 +251,33 @@ function installExitHook(): void {
   });
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     process.once(sig, () => {
-      process.stderr.write(`\n[bench] ${sig}: stopping ${live.size} server(s)\n`);
+      process.stderr.write(`\n[bench] ${sig}: stopping ${live.size} process(es)\n`);
       void stopAll().finally(() => process.exit(130));
     });
   }
 }
 
-/** Spawns a member with a fresh temp data dir; does not wait for it to be healthy. */
-export function spawnMember(spec: MemberSpec): ServerHandle {
+interface SpawnSpec {
+  label: string;
+  /** The log file's name. */
+  name: string;
+  tmpPrefix: string;
+  /** Reuse this dir (a restart keeps its data); default: a fresh temp dir. */
+  rootDir?: string;
+  argv(dataDir: string): { cmd: string; args: string[] };
+}
+
+/**
+ * Spawns one tracked process with its output in <rootDir>/<name>.log and
+ * its data in <rootDir>/data; does not wait for it to be ready.
+ */
+function spawnTracked(spec: SpawnSpec): ProcHandle & { readonly dataDir: string } {
   installExitHook();
-  const rootDir = mkdtempSync(path.join(os.tmpdir(), `raftgate-bench-${spec.kind}-`));
+  const rootDir = spec.rootDir ?? mkdtempSync(path.join(os.tmpdir(), spec.tmpPrefix));
   const dataDir = path.join(rootDir, 'data');
   const logFile = path.join(rootDir, `${spec.name}.log`);
   const logFd = openSync(logFile, 'a');
-  const { cmd, args } = argvFor(spec, dataDir);
+  const { cmd, args } = spec.argv(dataDir);
   let child: ChildProcess;
   try {
     child = spawn(cmd, args, {
@@ -262,7 +288,7 @@ export function spawnMember(spec: MemberSpec): ServerHandle {
     closeSync(logFd);
   }
   if (child.pid === undefined) {
-    rmSync(rootDir, { recursive: true, force: true });
+    if (spec.rootDir === undefined) rmSync(rootDir, { recursive: true, force: true });
     throw new Error(`could not start ${cmd}`);
   }
   const pid = child.pid;
@@ -277,13 +303,19 @@ export function spawnMember(spec: MemberSpec): ServerHandle {
       resolve(`spawn error: ${err.message}`);
     });
   });
+  const waitExit = (ms: number) => Promise.race([exitPromise.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), ms).unref())]);
+  const sigkill = () => {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  };
 
-  const handle: ServerHandle = {
-    kind: spec.kind,
+  const handle: ProcHandle & { dataDir: string } = {
+    label: spec.label,
     name: spec.name,
     pid,
-    clientUrl: `http://127.0.0.1:${spec.ports.client}`,
-    ports: spec.ports,
     rootDir,
     dataDir,
     logFile,
@@ -321,38 +353,106 @@ export function spawnMember(spec: MemberSpec): ServerHandle {
         } catch {
           // already gone
         }
-        const timedOut = await Promise.race([
-          exitPromise.then(() => false),
-          new Promise<boolean>((r) => setTimeout(() => r(true), graceMs).unref()),
-        ]);
-        if (timedOut && !exitedFlag) {
-          try {
-            process.kill(pid, 'SIGKILL');
-          } catch {
-            // already gone
-          }
-          await Promise.race([exitPromise, new Promise((r) => setTimeout(r, 5000).unref())]);
+        if (!(await waitExit(graceMs)) && !exitedFlag) {
+          sigkill();
+          await waitExit(5000);
         }
       }
       live.delete(handle);
       if (!keep) rmSync(rootDir, { recursive: true, force: true });
+    },
+    async kill9() {
+      if (!exitedFlag) {
+        sigkill();
+        await waitExit(5000);
+      }
+      live.delete(handle);
     },
   };
   live.add(handle);
   return handle;
 }
 
-/** Polls GET /health until 200, the process exits, or the deadline passes. */
-export async function waitHealthy(h: ServerHandle, timeoutMs = 30_000): Promise<number> {
+/**
+ * Spawns a member (with a fresh temp data dir, or in `rootDir` to restart a
+ * member on its old data); does not wait for it to be healthy.
+ */
+export function spawnMember(spec: MemberSpec, opts: { rootDir?: string } = {}): ServerHandle {
+  const proc = spawnTracked({
+    label: `${spec.kind === 'etcd' ? 'etcd' : 'raftgate core'} ${spec.name}`,
+    name: spec.name,
+    tmpPrefix: `raftgate-bench-${spec.kind}-`,
+    ...(opts.rootDir !== undefined ? { rootDir: opts.rootDir } : {}),
+    argv: (dataDir) => argvFor(spec, dataDir),
+  });
+  return Object.assign(proc, { kind: spec.kind, clientUrl: `http://127.0.0.1:${spec.ports.client}`, ports: spec.ports });
+}
+
+export type ProxyKind = 'raftgate-proxy' | 'etcd-proxy';
+
+export interface ProxyHandle extends ProcHandle {
+  readonly kind: ProxyKind;
+  readonly clientUrl: string;
+}
+
+/** Spawns a proxy on a free port and waits until `readyPath` answers 200 through it. */
+async function startProxy(
+  kind: ProxyKind,
+  spec: { label: string; name: string; readyPath: string; readyTimeoutMs: number; argv: (clientUrl: string, dataDir: string) => { cmd: string; args: string[] } },
+): Promise<ProxyHandle> {
+  const clientUrl = `http://127.0.0.1:${await freePort()}`;
+  const proc = spawnTracked({ label: spec.label, name: spec.name, tmpPrefix: `raftgate-bench-${kind}-`, argv: (dataDir) => spec.argv(clientUrl, dataDir) });
+  return readyOrStop(Object.assign(proc, { kind, clientUrl }), clientUrl, spec.readyPath, spec.readyTimeoutMs);
+}
+
+/**
+ * `raftgate proxy --mode readwrite` in front of `endpoints`, with `extraArgs`
+ * (limits); resolves once /ready answers 200 (its upstream watch is live).
+ */
+export function startRaftgateProxy(endpoints: readonly string[], extraArgs: readonly string[] = [], readyTimeoutMs = 30_000): Promise<ProxyHandle> {
+  return startProxy('raftgate-proxy', {
+    label: 'raftgate proxy',
+    name: 'rg-proxy',
+    readyPath: '/ready',
+    readyTimeoutMs,
+    argv: (clientUrl) => ({
+      cmd: process.execPath,
+      args: [raftgateBin(), 'proxy', '--mode', 'readwrite', '--listen-client-urls', clientUrl, '--endpoints', endpoints.join(','), '--log-level', 'warn', ...extraArgs],
+    }),
+  });
+}
+
+/**
+ * etcd 3.4's v2 proxy, `etcd --proxy on`, in front of the cluster given as
+ * `--initial-cluster` (name=peerURL,...): it asks the members for their
+ * client URLs and forwards every request, long-polls included. It has no
+ * /health of its own (it forwards that too), so readiness is a GET of the
+ * keyspace root answered 200 through it.
+ */
+export function startEtcdProxy(initialCluster: string, readyTimeoutMs = 30_000): Promise<ProxyHandle> {
+  return startProxy('etcd-proxy', {
+    label: 'etcd v2 proxy',
+    name: 'etcd-proxy',
+    readyPath: '/v2/keys/',
+    readyTimeoutMs,
+    argv: (clientUrl, dataDir) => ({
+      cmd: defaultEtcdBin,
+      args: ['--proxy', 'on', '--name', 'etcd-proxy', '--data-dir', dataDir, '--listen-client-urls', clientUrl, '--initial-cluster', initialCluster],
+    }),
+  });
+}
+
+/** Polls `urlPath` until it answers 200; throws when the process exits or the deadline passes. */
+async function pollOk(h: ProcHandle, origin: string, urlPath: string, timeoutMs: number): Promise<number> {
   const start = Date.now();
   let last = '';
-  for (let attempt = 0; attempt < 10_000; attempt++) {
+  for (let attempt = 0; attempt < 100_000; attempt++) {
     if (h.exited()) {
-      throw new Error(`${h.kind} ${h.name} exited (${await h.exitPromise}) before becoming healthy; log tail:\n${h.logTail()}`);
+      throw new Error(`${h.label} exited (${await h.exitPromise}) before ${urlPath} answered 200; log tail:\n${h.logTail()}`);
     }
     if (Date.now() - start > timeoutMs) break;
     try {
-      const res = await fetch(`${h.clientUrl}/health`, { signal: AbortSignal.timeout(2000) });
+      const res = await fetch(origin + urlPath, { signal: AbortSignal.timeout(2000) });
       const body = await res.text();
       if (res.status === 200) return Date.now() - start;
       last = `${res.status} ${body.slice(0, 200)}`;
@@ -361,7 +461,23 @@ export async function waitHealthy(h: ServerHandle, timeoutMs = 30_000): Promise<
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error(`${h.kind} ${h.name} not healthy after ${timeoutMs} ms (last: ${last}); log tail:\n${h.logTail()}`);
+  throw new Error(`${h.label} did not answer 200 on ${urlPath} within ${timeoutMs} ms (last: ${last}); log tail:\n${h.logTail()}`);
+}
+
+/** pollOk, stopping the process (and removing its dir) when it never gets there. */
+async function readyOrStop<T extends ProcHandle>(h: T, origin: string, urlPath: string, timeoutMs: number): Promise<T> {
+  try {
+    await pollOk(h, origin, urlPath, timeoutMs);
+    return h;
+  } catch (err) {
+    await h.stop({ graceMs: 2000 });
+    throw err;
+  }
+}
+
+/** Polls GET /health until 200, the process exits, or the deadline passes; returns the ms it took. */
+export function waitHealthy(h: ServerHandle, timeoutMs = 30_000): Promise<number> {
+  return pollOk(h, h.clientUrl, '/health', timeoutMs);
 }
 
 /** Spawns one single-member cluster and waits until it serves /health. */
@@ -370,16 +486,37 @@ export async function startSingle(kind: ServerKind, opts: { name?: string; extra
   const spec: MemberSpec = { kind, name: opts.name ?? (kind === 'etcd' ? 'e' : 'rg'), ports };
   if (opts.extraArgs) spec.extraArgs = opts.extraArgs;
   const handle = spawnMember(spec);
+  const start = Date.now();
+  await readyOrStop(handle, handle.clientUrl, '/health', opts.readyTimeoutMs ?? 30_000);
+  return { handle, readyMs: Date.now() - start };
+}
+
+/** Stops every process started through this module. */
+export async function stopAll(): Promise<void> {
+  await Promise.all([...live].map((h) => h.stop({ graceMs: 3000 })));
+}
+
+/** The process's memory, or undefined once it is gone. */
+export function safeMemory(h: ProcHandle): ProcMemory | undefined {
   try {
-    const readyMs = await waitHealthy(handle, opts.readyTimeoutMs);
-    return { handle, readyMs };
-  } catch (err) {
-    await handle.stop({ graceMs: 2000 });
-    throw err;
+    return h.memory();
+  } catch {
+    return undefined;
   }
 }
 
-/** Stops every server started through this module. */
-export async function stopAll(): Promise<void> {
-  await Promise.all([...live].map((h) => h.stop({ graceMs: 3000 })));
+/** "<phase>: N warning/error log lines, e.g. `...`", or undefined when the log has none. */
+export function warningsNote(h: ProcHandle, phase: string): string | undefined {
+  const w = h.logWarnings();
+  return w.count > 0 ? `${phase}: ${w.count} warning/error log lines, e.g. \`${w.samples.join('` | `')}\`` : undefined;
+}
+
+/** Stops each process in turn, first pushing its warning log lines (if any) to `notes`. */
+export async function stopNoting(handles: readonly (ProcHandle | undefined)[], notes: string[]): Promise<void> {
+  for (const h of handles) {
+    if (!h) continue;
+    const w = warningsNote(h, h.label);
+    if (w !== undefined) notes.push(w);
+    await h.stop({ graceMs: 5000 });
+  }
 }
