@@ -19,6 +19,8 @@ export const SNAPSHOT_PATH = '/raftgate/v1/snapshot';
 export interface MemberStatus {
   kind: 'core';
   version: string;
+  /** The member's process id (to signal it, e.g. in the README's failover tour). */
+  pid: number;
   name: string;
   id: string;
   clusterId: string;
@@ -49,6 +51,7 @@ export function statusAnswer(method: string, d: OpsDeps): HttpAnswer {
   const body: MemberStatus = {
     kind: 'core',
     version: ETCD_SERVER_VERSION,
+    pid: process.pid,
     name: d.node.name,
     id: d.node.memberId,
     clusterId: d.node.clusterId,
