@@ -6,14 +6,12 @@
 // Needs dist/ (npm test builds first), etcdctl, and `npx raftgate` working
 // in the repository (it does after `npm install`).
 
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { freePorts, releasePort } from '../helpers/ports.js';
-import { assertBuilt, raftgateBin, repoRoot } from '../helpers/raftgate.js';
+import { startDev, type DevHandle } from '../helpers/dev.js';
+import { repoRoot } from '../helpers/raftgate.js';
 
 interface Step {
   command: string;
@@ -39,56 +37,21 @@ function pattern(expected: string): RegExp {
   return new RegExp(`^${parts.join('.*')}$`);
 }
 
-function canBind(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.once('error', () => resolve(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-  });
-}
-
-const dataDir = mkdtempSync(join(tmpdir(), 'raftgate-tour-'));
-let dev: ChildProcess | null = null;
-let devOut = '';
+let dev: DevHandle | null = null;
 const ports: Record<number, number> = {};
 
 beforeAll(async () => {
-  assertBuilt();
   // npx links this package into its cache on first use; do that once, here,
   // not inside a timed step (two first uses at once can race in npm).
   const warm = spawnSync('npx', ['raftgate', '--version'], { cwd: repoRoot, encoding: 'utf8', timeout: 60_000 });
   expect(warm.status, `npx raftgate --version: ${warm.stdout}${warm.stderr}`).toBe(0);
-  let base = 0;
-  for (let i = 0; i < 200 && base === 0; i++) {
-    const b = 20_000 + 10 * Math.floor(Math.random() * 1000);
-    if ((await Promise.all([0, 1, 2, 10, 11, 12, 20, 21, 22].map((d) => canBind(b + d)))).every(Boolean)) base = b;
-  }
-  expect(base).toBeGreaterThan(0);
-  const [rw, ro] = (await freePorts(2)) as [number, number];
-  Object.assign(ports, { 2379: rw, 2479: ro, 12379: base, 12389: base + 10, 12399: base + 20 });
-  dev = spawn(process.execPath, [raftgateBin, 'dev', '--data-dir', dataDir, '--base-port', String(base), '--proxy-port', String(rw), '--readonly-proxy-port', String(ro)], {
-    cwd: repoRoot,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  dev.stdout!.on('data', (c: Buffer) => (devOut += c.toString()));
-  dev.stderr!.on('data', (c: Buffer) => (devOut += c.toString()));
-  for (let i = 0; i < 600 && !devOut.includes('Ctrl-C stops everything'); i++) {
-    if (dev.exitCode !== null) break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  expect(devOut, devOut).toContain('Ctrl-C stops everything');
-}, 60_000);
+  dev = await startDev();
+  const p = dev.ports;
+  Object.assign(ports, { 2379: p.proxy, 2479: p.readonlyProxy, 12379: p.members[0], 12389: p.members[1], 12399: p.members[2] });
+}, 90_000);
 
 afterAll(async () => {
-  if (dev !== null && dev.exitCode === null) {
-    const exited = new Promise((r) => dev!.once('exit', r));
-    dev.kill('SIGINT');
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
-    if (dev.exitCode === null) dev.kill('SIGKILL');
-  }
-  rmSync(dataDir, { recursive: true, force: true });
-  releasePort(ports[2379]!);
-  releasePort(ports[2479]!);
+  await dev?.destroy();
 });
 
 describe('README tour', () => {
@@ -104,7 +67,7 @@ describe('README tour', () => {
       const r = spawnSync('bash', ['-c', command], { cwd: repoRoot, encoding: 'utf8', timeout: 30_000 });
       // Header lines from curl -i end in \r\n.
       const out = r.stdout.replace(/\s+$/, '').split('\n').map((l) => l.replace(/\r$/, '')).filter((l, _i, all) => !(all.length === 1 && l === ''));
-      const context = `$ ${command}\n--- stdout ---\n${r.stdout}\n--- stderr ---\n${r.stderr}\n--- dev ---\n${devOut.slice(-2000)}`;
+      const context = `$ ${command}\n--- stdout ---\n${r.stdout}\n--- stderr ---\n${r.stderr}\n--- dev ---\n${dev?.out().slice(-2000)}`;
       expect(r.status, context).toBe(0);
       expect(out.length, context).toBe(step.expected.length);
       step.expected.forEach((e, i) => expect(out[i], context).toMatch(pattern(e)));
