@@ -11,7 +11,7 @@
 
 import os from 'node:os';
 import { formValueBody, formHeaders, makeValue, seededRandom } from './lib/load.js';
-import { etcdVersion, raftgateVersion, repoRoot, defaultEtcdBin, safeMemory, stopNoting, type ServerHandle, type ServerKind, type ProcMemory } from './lib/procs.js';
+import { etcdVersion, raftgateVersion, repoRoot, defaultEtcdBin, idleCpuMsPerS, safeMemory, stopNoting, type ServerHandle, type ServerKind, type ProcMemory } from './lib/procs.js';
 import { startCluster, type BenchCluster } from './lib/cluster.js';
 import { timeToFirstWrite } from './lib/failover.js';
 import { commonUsage, defaultCommonOptions, intArg, parseFlags, type CommonOptions } from './lib/cli.js';
@@ -103,6 +103,9 @@ interface SystemResult {
   readyMs: number;
   leaderName: string;
   idleLeaderMemory: ProcMemory | undefined;
+  /** Leader and followers' CPU with no load (heartbeats, ticks), ms per s. */
+  idleLeaderCpuMsPerS: number;
+  idleFollowerCpuMsPerS: number;
   runs: Record<string, RunSummary[]>;
   followerRssAfter: number[];
   failovers: FailoverRep[];
@@ -167,6 +170,8 @@ async function benchSystem(kind: ServerKind, o: ClusterBenchOptions, value: stri
     readyMs: Number.NaN,
     leaderName: '',
     idleLeaderMemory: undefined,
+    idleLeaderCpuMsPerS: Number.NaN,
+    idleFollowerCpuMsPerS: Number.NaN,
     runs: {},
     followerRssAfter: [],
     failovers: [],
@@ -185,6 +190,10 @@ async function benchSystem(kind: ServerKind, o: ClusterBenchOptions, value: stri
       `${kind}: 3 members healthy after ${c.readyMs} ms (${c.members.map((m) => `${m.name} pid ${m.pid}`).join(', ')}); ` +
         `leader ${leader.name} on ${leader.clientUrl}, RSS ${formatBytes(result.idleLeaderMemory?.rssBytes ?? NaN)}`,
     );
+    const idle = await Promise.all(c.members.map((m) => idleCpuMsPerS(m)));
+    result.idleLeaderCpuMsPerS = idle[c.members.indexOf(leader)] ?? Number.NaN;
+    result.idleFollowerCpuMsPerS = median(idle.filter((_, i) => c?.members[i] !== leader));
+    progress(`${kind}: idle CPU: leader ${formatNumber(result.idleLeaderCpuMsPerS, 1)} ms/s, followers ${formatNumber(result.idleFollowerCpuMsPerS, 1)} ms/s (median)`);
     const keys = Array.from({ length: o.quorumKeys }, (_, i) => quorumKey(i));
     const pre = await putKeys(leader.clientUrl, keys, value, 64);
     progress(`${kind}: preloaded ${pre.okCount.toLocaleString('en-US')} keys for quorum GETs in ${(pre.elapsedMs / 1000).toFixed(1)} s, failures ${failuresText(pre.failures)}`);
@@ -240,6 +249,8 @@ function render(o: ClusterBenchOptions, results: Partial<Record<ServerKind, Syst
       row('write attempts refused or timed out meanwhile (all failovers)', et ? fe.failedAttempts : NaN, rg ? fr.failedAttempts : NaN, ms0, false),
       row('3 members spawned → all healthy with a leader (ms)', et?.readyMs ?? NaN, rg?.readyMs ?? NaN, ms0),
       row('leader RSS idle after start', et?.idleLeaderMemory?.rssBytes ?? NaN, rg?.idleLeaderMemory?.rssBytes ?? NaN, formatBytes),
+      row('leader CPU when idle (ms per s; counted in the CPU table)', et?.idleLeaderCpuMsPerS ?? NaN, rg?.idleLeaderCpuMsPerS ?? NaN, (v) => formatNumber(v, 1)),
+      row('follower CPU when idle (ms per s, median)', et?.idleFollowerCpuMsPerS ?? NaN, rg?.idleFollowerCpuMsPerS ?? NaN, (v) => formatNumber(v, 1)),
       row('follower RSS after the workloads (median)', median(et?.followerRssAfter ?? []), median(rg?.followerRssAfter ?? []), formatBytes),
     ],
     [false, true, true, true],

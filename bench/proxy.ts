@@ -23,6 +23,7 @@ import {
   repoRoot,
   defaultEtcdBin,
   safeMemory,
+  idleCpuMsPerS,
   startSingle,
   startEtcdProxy,
   startRaftgateProxy,
@@ -339,12 +340,6 @@ async function seed(member: string, proxy: string, value: string): Promise<void>
     return res?.status === 200 && ((await res.json()) as { node?: { value?: string } }).node?.value === value;
   }, 10_000);
   if (!ok) throw new Error('the proxy never answered the hot key');
-}
-
-async function idleCpuMsPerS(p: ProcHandle, ms = 3000): Promise<number> {
-  const before = p.cpuMs();
-  await sleep(ms);
-  return ((p.cpuMs() - before) * 1000) / ms;
 }
 
 async function benchRaftgate(o: ProxyBenchOptions, value: string, result: SystemResult): Promise<void> {

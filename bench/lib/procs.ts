@@ -496,6 +496,13 @@ export async function stopAll(): Promise<void> {
   await Promise.all([...live].map((h) => h.stop({ graceMs: 3000 })));
 }
 
+/** The CPU the process uses while nothing is sent to it, ms per s over `ms` (timers, heartbeats, streams). */
+export async function idleCpuMsPerS(p: ProcHandle, ms = 3000): Promise<number> {
+  const before = p.cpuMs();
+  await new Promise((r) => setTimeout(r, ms));
+  return ((p.cpuMs() - before) * 1000) / ms;
+}
+
 /** The process's memory, or undefined once it is gone. */
 export function safeMemory(h: ProcHandle): ProcMemory | undefined {
   try {
