@@ -1,25 +1,18 @@
 // `raftgate status --endpoints URL[,URL...] [-w table|json]`: one row per
 // endpoint — a core member (id, name, leader, Raft term and indexes, data
-// size) or a proxy (mode, staleness, watchers, the index its view reflects).
-// Exit code 1 when an endpoint could not be read, and the row says what to
-// check next.
+// size) or a proxy (mode, staleness, watchers, the index its view reflects,
+// and the leader it believes in). Both answer GET /raftgate/v1/status with
+// JSON (`kind: 'core'` or `kind: 'proxy'`). Exit code 1 when an endpoint
+// could not be read, and the row says what to check next.
 
 import type { MemberStatus } from '../core-server/api/ops-routes.js';
+import { STATUS_PATH } from '../core-server/api/ops-routes.js';
+import type { ProxyStatus } from '../proxy/status.js';
+
+export type { ProxyStatus } from '../proxy/status.js';
 
 const USAGE = 'usage: raftgate status [--endpoints URL[,URL...]] [-w table|json] [--timeout MS]';
 const DEFAULT_ENDPOINTS = ['http://127.0.0.1:2379'];
-
-export interface ProxyStatus {
-  kind: 'proxy';
-  stalenessMs: number;
-  maxStalenessMs: number;
-  viewIndex: number;
-  watchers: number;
-  upstreamWatchStreams: number;
-  upstreamMembersUp: number;
-  cacheHits: number;
-  cacheMisses: number;
-}
 
 export type EndpointStatus = { endpoint: string } & (MemberStatus | ProxyStatus | { kind: 'error'; error: string });
 
@@ -59,45 +52,21 @@ function parse(args: string[]): Options | string {
   return o;
 }
 
-/** One sample of a metric without labels (or the sum over its labels) from Prometheus text. */
-function metric(text: string, name: string): number {
-  let sum = 0;
-  let found = false;
-  for (const line of text.split('\n')) {
-    if (!(line.startsWith(`${name} `) || line.startsWith(`${name}{`))) continue;
-    sum += Number(line.slice(line.lastIndexOf(' ') + 1));
-    found = true;
-  }
-  return found ? sum : NaN;
-}
-
 async function probe(endpoint: string, timeoutMs: number): Promise<EndpointStatus> {
   const base = endpoint.replace(/\/+$/, '');
   try {
-    const r = await fetch(`${base}/raftgate/v1/status`, { signal: AbortSignal.timeout(timeoutMs) });
+    const r = await fetch(`${base}${STATUS_PATH}`, { signal: AbortSignal.timeout(timeoutMs) });
     const text = await r.text();
     if (r.ok) {
-      const s = JSON.parse(text) as MemberStatus;
-      if (s.kind === 'core') return { endpoint, ...s };
+      let s: MemberStatus | ProxyStatus | null = null;
+      try {
+        s = JSON.parse(text) as MemberStatus | ProxyStatus;
+      } catch {
+        // not JSON: not ours
+      }
+      if (s?.kind === 'core' || s?.kind === 'proxy') return { endpoint, ...s };
     }
-    // Not a member: a proxy says what it knows in its metrics.
-    const m = await fetch(`${base}/metrics`, { signal: AbortSignal.timeout(timeoutMs) });
-    const mt = await m.text();
-    if (m.ok && mt.includes('raftgate_proxy_')) {
-      return {
-        endpoint,
-        kind: 'proxy',
-        stalenessMs: Math.round(metric(mt, 'raftgate_proxy_staleness_seconds') * 1000),
-        maxStalenessMs: Math.round(metric(mt, 'raftgate_proxy_max_staleness_seconds') * 1000),
-        viewIndex: metric(mt, 'raftgate_proxy_view_index'),
-        watchers: metric(mt, 'raftgate_proxy_watchers'),
-        upstreamWatchStreams: metric(mt, 'raftgate_proxy_upstream_watch_streams'),
-        upstreamMembersUp: metric(mt, 'raftgate_proxy_upstream_members_up'),
-        cacheHits: metric(mt, 'raftgate_proxy_cache_hits_total'),
-        cacheMisses: metric(mt, 'raftgate_proxy_cache_misses_total'),
-      };
-    }
-    return { endpoint, kind: 'error', error: `not a Raftgate member or proxy (GET /raftgate/v1/status answered ${r.status}); is ${endpoint} the right URL?` };
+    return { endpoint, kind: 'error', error: `not a Raftgate member or proxy (GET ${STATUS_PATH} answered ${r.status}); is ${endpoint} the right URL?` };
   } catch (err) {
     const e = err as { name?: string; cause?: { code?: string } };
     const why = e.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : (e.cause?.code ?? String(err));
@@ -109,6 +78,18 @@ function mib(n: number): string {
   return n < 1 << 20 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / (1 << 20)).toFixed(1)} MiB`;
 }
 
+/** The proxy's view of the cluster: the leader it believes in, members up, its watch stream. */
+export function proxyNote(r: ProxyStatus): string {
+  const leader = r.members.find((m) => m.leader);
+  const parts = [
+    leader === undefined ? 'sees NO LEADER' : `sees leader ${leader.name ?? leader.id ?? leader.clientURL}${leader.up ? '' : ' (DOWN)'}`,
+    `${r.upstreamMembersUp}/${r.members.length} members up`,
+  ];
+  if (r.upstreamWatchStreams !== 1) parts.push('upstream watch DOWN');
+  if (r.upstreamLagEvents > 0) parts.push(`view ${r.upstreamLagEvents} events behind`);
+  return parts.join(', ');
+}
+
 export function renderTable(rows: EndpointStatus[]): string {
   const header = ['ENDPOINT', 'KIND', 'ID', 'NAME', 'LEADER', 'TERM', 'COMMIT', 'APPLIED', 'ETCD INDEX', 'DATA', 'STALENESS', 'WATCHERS', 'NOTE'];
   const cells = rows.map((r) => {
@@ -117,8 +98,8 @@ export function renderTable(rows: EndpointStatus[]): string {
       return [r.endpoint, 'core', r.id, r.name, leader, String(r.raftTerm), String(r.raftCommitIndex), String(r.raftAppliedIndex), String(r.etcdIndex), mib(r.dataBytes), '-', String(r.watchers), ''];
     }
     if (r.kind === 'proxy') {
-      const note = r.upstreamWatchStreams === 1 ? `${r.upstreamMembersUp} members up` : 'upstream watch DOWN';
-      return [r.endpoint, 'proxy', '-', '-', '-', '-', '-', '-', String(r.viewIndex), '-', `${r.stalenessMs} ms (bound ${r.maxStalenessMs} ms)`, String(r.watchers), note];
+      const staleness = r.stalenessMs === null ? 'never current' : `${r.stalenessMs} ms`;
+      return [r.endpoint, `proxy ${r.mode}`, '-', '-', '-', '-', '-', '-', String(r.viewIndex), '-', `${staleness} (bound ${r.maxStalenessMs} ms)`, String(r.watchers), proxyNote(r)];
     }
     return [r.endpoint, 'error', '-', '-', '-', '-', '-', '-', '-', '-', '-', '-', r.error];
   });

@@ -6,7 +6,7 @@
 //           ─► readonly and not GET? ─► 501, as etcd's readonly proxy
 //           ─► Go-style routing (resolveTarget: 301 / 404 / 400 as a member)
 //           ─► /v2/keys ─► in-flight limit ─► keys-handler.ts
-//              /version /health /ready /metrics: answered here
+//              /version /health /ready /metrics /raftgate/v1/status: answered here
 //              /v2/members /v2/machines /v2/stats/*: passed to a member
 //
 // Routing is done by `dispatch`, not fastify's router, for the same reason
@@ -20,7 +20,8 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { ProxyConfig } from '../config/schema.js';
 import { healthAnswer, versionAnswer } from '../core-server/api/info-routes.js';
-import { BAD_REQUEST, NOT_FOUND, isKeysPath, resolveTarget } from '../core-server/api/v2-request.js';
+import { STATUS_PATH } from '../core-server/api/ops-routes.js';
+import { BAD_REQUEST, NOT_FOUND, isKeysPath, methodNotAllowed, resolveTarget } from '../core-server/api/v2-request.js';
 import type { HttpAnswer } from '../core-server/api/v2-request.js';
 import { goJson } from '../core-server/api/go-json.js';
 import { CORS_HEADERS, H_ETCD_INDEX, JSON_TYPE, errorBody } from '../core-server/api/v2-response.js';
@@ -40,6 +41,7 @@ import type { LimitReason } from './limits/refusal.js';
 import { InflightLimiter, WatcherLimiter } from './limits/slot-limiter.js';
 import { createProxyMetrics } from './metrics.js';
 import type { ProxyMetrics, ProxyRoute, RefusedLimit } from './metrics.js';
+import type { ProxyStatus } from './status.js';
 import type { Upstream, ViewSink } from './upstream/types.js';
 import { UpstreamView } from './watch/upstream-view.js';
 
@@ -72,6 +74,8 @@ export interface ProxyInternals {
   readonly slowWatchers: () => number;
   /** Whether the proxy would answer /ready with 200 now. */
   ready(): { ready: boolean; reason: string };
+  /** What GET /raftgate/v1/status answers now. */
+  status(): ProxyStatus;
 }
 
 declare module 'fastify' {
@@ -160,6 +164,8 @@ const CORS_ENTRIES = Object.entries(CORS_HEADERS);
  */
 const WATCH_PAUSE_ABOVE_BYTES = 64 * 1024;
 const systemClock: Clock = { nowMs: () => Date.now() };
+/** Operator paths: answered in readonly mode whatever the method (a non-GET gets what it gets in readwrite). */
+const OPERATOR_PATHS: ReadonlySet<string> = new Set(['/metrics', STATUS_PATH]);
 
 function v2Answer(status: number, e: V2Error): HttpAnswer {
   return { kind: 'http', status, headers: { 'Content-Type': JSON_TYPE, [H_ETCD_INDEX]: String(e.index) }, body: errorBody(e) };
@@ -254,6 +260,7 @@ export function buildProxy(config: ProxyConfig, deps: ProxyDeps): FastifyInstanc
   const readyStalenessMs = config.maxStalenessMs > 0 ? config.maxStalenessMs : 1000;
 
   let keys: KeysHandler | null = null;
+  const upstreamLag = (): number => Math.max(0, upstream.status().etcdIndexSeen - view.index);
   const metrics = createProxyMetrics(deps.registry, {
     cacheBytes: () => cache.stats().bytes,
     cacheEntries: () => cache.stats().entries,
@@ -264,8 +271,12 @@ export function buildProxy(config: ProxyConfig, deps: ProxyDeps): FastifyInstanc
     upstreamWatchStreams: () => upstream.status().watchStreams,
     connections: () => gate.limiter.open,
     membersUp: () => upstream.status().membersUp,
+    upstreamWatchLagEvents: upstreamLag,
     watchersDropped: () => ({ overflow: view.stats().watchersOverflowed + slowWatchers, cleared: view.stats().watchersCleared }),
     resyncs: () => sink.resyncs,
+    cacheEvictions: () => cache.stats().evictions,
+    cacheInvalidations: () => cache.stats().invalidations,
+    upstreamWatchReconnects: () => upstream.status().watchReconnects,
   });
   const gate = attachConnectionGate(
     app.server,
@@ -311,6 +322,29 @@ export function buildProxy(config: ProxyConfig, deps: ProxyDeps): FastifyInstanc
     return { ready: true, reason: 'ok' };
   }
 
+  function status(): ProxyStatus {
+    const s = upstream.status();
+    const c = cache.stats();
+    const counts = metrics.cacheCounts();
+    const st = view.staleness(clock.nowMs());
+    return {
+      kind: 'proxy',
+      mode: config.mode,
+      stalenessMs: Number.isFinite(st) ? Math.round(st) : null,
+      maxStalenessMs: config.maxStalenessMs,
+      viewIndex: view.index,
+      watchers: keys?.watchers() ?? 0,
+      upstreamWatchStreams: s.watchStreams,
+      upstreamMembersUp: s.membersUp,
+      cacheHits: counts.hits,
+      cacheMisses: counts.misses,
+      cacheEntries: c.entries,
+      cacheBytes: c.bytes,
+      upstreamLagEvents: upstreamLag(),
+      members: upstream.members(),
+    };
+  }
+
   keys = createKeysHandler({
     upstream,
     view,
@@ -346,6 +380,7 @@ export function buildProxy(config: ProxyConfig, deps: ProxyDeps): FastifyInstanc
     metrics,
     slowWatchers: () => slowWatchers,
     ready,
+    status,
   } satisfies ProxyInternals);
 
   app.removeAllContentTypeParsers();
@@ -355,7 +390,7 @@ export function buildProxy(config: ProxyConfig, deps: ProxyDeps): FastifyInstanc
   app.decorateRequest('rgStartMs', 0);
 
   app.addHook('onReady', async () => {
-    upstream.start(sink);
+    upstream.start(sink, { attempt: (op, member, seconds) => metrics.observeUpstream(op, member, seconds) });
   });
   app.addHook('onClose', async () => {
     await upstream.close();
@@ -372,7 +407,7 @@ export function buildProxy(config: ProxyConfig, deps: ProxyDeps): FastifyInstanc
       return refuse(reply, refusedFor, false);
     }
     const method = request.raw.method ?? '';
-    if (readonly && method !== 'GET' && request.originalUrl.split('?')[0] !== '/metrics') {
+    if (readonly && method !== 'GET' && !OPERATOR_PATHS.has(request.originalUrl.split('?')[0] ?? '')) {
       // etcd's readonly proxy: every non-GET is 501 with an empty body, before routing.
       return sendRaw(reply, 501, {}, Buffer.alloc(0));
     }
@@ -462,6 +497,11 @@ export function buildProxy(config: ProxyConfig, deps: ProxyDeps): FastifyInstanc
       case '/metrics':
         request.rgProxyRoute = 'metrics';
         return reply.code(200).header('Content-Type', deps.registry.contentType).send(await deps.registry.metrics());
+      case STATUS_PATH:
+        request.rgProxyRoute = 'status';
+        // As a member answers it: GET only.
+        if (method !== 'GET') return sendAnswer(reply, methodNotAllowed('GET'));
+        return reply.code(200).header('Content-Type', JSON_TYPE).send(Buffer.from(JSON.stringify(status()) + '\n'));
       case '/v2/machines':
         request.rgProxyRoute = 'machines';
         return limited(request, reply, () => forward(request, reply, 'any'));

@@ -149,15 +149,11 @@ export function createKeysHandler(ctx: KeysContext): KeysHandler {
     return a.kind === 'event' ? a.event : a.error;
   }
 
+  /** (Each attempt on a member is timed by the Upstream itself: UpstreamObserver.) */
   async function upstreamGet(g: GetKeyRequest, quorum: boolean): Promise<KeysAnswer> {
-    const t0 = performance.now();
-    try {
-      const a = await ctx.upstream.get({ path: g.path, recursive: g.recursive, sorted: g.sorted, quorum });
-      noteRaft(a);
-      return a;
-    } finally {
-      ctx.metrics.observeUpstream(quorum ? 'quorum_get' : 'get', (performance.now() - t0) / 1000);
-    }
+    const a = await ctx.upstream.get({ path: g.path, recursive: g.recursive, sorted: g.sorted, quorum });
+    noteRaft(a);
+    return a;
   }
 
   async function load(g: GetKeyRequest, opts: ReadOptions, policyMaxStaleMs: number, readThrough: boolean): Promise<GetAnswer | LoadedAnswer> {
@@ -282,14 +278,11 @@ export function createKeysHandler(ctx: KeysContext): KeysHandler {
   }
 
   async function write(reply: FastifyReply, w: WriteKeyRequest): Promise<FastifyReply> {
-    const t0 = performance.now();
     let a: KeysAnswer;
     try {
       a = await ctx.upstream.write(w);
     } catch (err) {
       return sendUpstreamFailure(reply, err);
-    } finally {
-      ctx.metrics.observeUpstream('write', (performance.now() - t0) / 1000);
     }
     noteRaft(a);
     const f: Freshness = { verdict: 'BYPASS', ageMs: 0 };

@@ -33,7 +33,7 @@ import { endToEndHeaders } from './http-client.js';
 import type { HttpAnswerRaw, HttpClient } from './http-client.js';
 import { MemberDirectory } from './members.js';
 import type { Member, ProbeResult } from './members.js';
-import type { ForwardAnswer, ForwardRequest, KeyRead, KeysAnswer, Upstream, UpstreamStatus, ViewSink } from './types.js';
+import type { ForwardAnswer, ForwardRequest, KeyRead, KeysAnswer, Upstream, UpstreamMember, UpstreamObserver, UpstreamOp, UpstreamStatus, ViewSink } from './types.js';
 
 export interface EtcdUpstreamOptions {
   endpoints: readonly string[];
@@ -112,12 +112,18 @@ export class EtcdUpstream implements Upstream {
   private readonly log: Logger;
   private readonly feed: EtcdFeed;
   private sink: ViewSink | null = null;
+  private observer: UpstreamObserver | null = null;
   private closed = false;
   private pollMember: Member | null = null;
   private lastHeadersMs = 0;
   private loopDone: Promise<void> | null = null;
   private abortPoll: AbortController | null = null;
   private rr = 0;
+  /** The newest X-Etcd-Index any member answered with. */
+  private indexSeen = 0;
+  /** A poll failed or was cleared: the next poll that registers is a reconnect. */
+  private streamBroken = false;
+  private reconnects = 0;
   /** Polls made (for tests: the stream is one at a time). */
   polls = 0;
 
@@ -139,12 +145,13 @@ export class EtcdUpstream implements Upstream {
       this.o.http.call(m.clientUrl, { method: 'GET', path: '/v2/stats/self', timeoutMs }),
       this.o.http.call(m.clientUrl, { method: 'HEAD', path: '/v2/keys/', timeoutMs }),
     ]);
-    const j = JSON.parse(self.body.toString('utf8')) as { id?: unknown };
+    const j = JSON.parse(self.body.toString('utf8')) as { id?: unknown; name?: unknown };
     const cluster = keys.headers['x-etcd-cluster-id'];
     if (self.status !== 200 || typeof j.id !== 'string' || cluster === undefined) {
       throw new ProxyError('RG_ERR_PROXY_UPSTREAM_MISMATCH', `${m.clientUrl} does not answer as an etcd v2 member (enable --enable-v2)`);
     }
-    return { memberId: j.id, clusterId: cluster };
+    this.heard(num(keys.headers['x-etcd-index']));
+    return { memberId: j.id, clusterId: cluster, ...(typeof j.name === 'string' && j.name !== '' ? { name: j.name } : {}) };
   }
 
   private pick(exclude: ReadonlySet<Member>, leaderFirst: boolean): Member | null {
@@ -157,8 +164,13 @@ export class EtcdUpstream implements Upstream {
     return ups.length === 0 ? null : (ups[this.rr++ % ups.length] ?? null);
   }
 
-  start(sink: ViewSink): void {
+  private heard(etcdIndex: number): void {
+    if (etcdIndex > this.indexSeen) this.indexSeen = etcdIndex;
+  }
+
+  start(sink: ViewSink, observer?: UpstreamObserver): void {
     this.sink = sink;
+    this.observer = observer ?? null;
     this.dir.start();
     this.loopDone = this.streamLoop();
   }
@@ -169,14 +181,14 @@ export class EtcdUpstream implements Upstream {
     if (r.sorted) q.set('sorted', 'true');
     if (r.quorum) q.set('quorum', 'true');
     const qs = q.toString();
-    return this.send('GET', keysPath(r.path) + (qs === '' ? '' : '?' + qs), undefined, true);
+    return this.send(r.quorum ? 'quorum_get' : 'get', 'GET', keysPath(r.path) + (qs === '' ? '' : '?' + qs), undefined, true);
   }
 
   write(w: WriteKeyRequest): Promise<KeysAnswer> {
-    return this.send(w.req.method, keysPath(w.req.path), writeForm(w), false);
+    return this.send('write', w.req.method, keysPath(w.req.path), writeForm(w), false);
   }
 
-  private async send(method: string, path: string, body: string | undefined, idempotent: boolean): Promise<KeysAnswer> {
+  private async send(op: UpstreamOp, method: string, path: string, body: string | undefined, idempotent: boolean): Promise<KeysAnswer> {
     const deadline = Date.now() + this.o.requestTimeoutMs;
     const tried = new Set<Member>();
     let last = 'no member reachable';
@@ -190,6 +202,8 @@ export class EtcdUpstream implements Upstream {
       }
       tried.add(m);
       let res: HttpAnswerRaw;
+      const t0 = performance.now();
+      const attempted = (): void => this.observer?.attempt(op, m.id ?? m.clientUrl, (performance.now() - t0) / 1000);
       try {
         res = await this.o.http.call(m.clientUrl, {
           method,
@@ -200,14 +214,17 @@ export class EtcdUpstream implements Upstream {
       } catch (err) {
         const e = err as ProxyError;
         last = e.message;
+        if (e.sent !== false) attempted();
         if (!idempotent && e.sent) {
           throw new ProxyError('RG_ERR_PROXY_WRITE_OUTCOME_UNKNOWN', `${method} ${path} on ${m.clientUrl}: ${e.message}`, { sent: true });
         }
         continue;
       }
+      attempted();
       const a = parseEtcdAnswer(res);
       if (a !== null) {
         if (a.kind === 'event' && a.event.etcdIndex === 0) a.event.etcdIndex = a.event.node.modifiedIndex ?? 0;
+        this.heard(a.kind === 'event' ? a.event.etcdIndex : a.error.index);
         return a;
       }
       last = `${m.clientUrl} answered ${res.status} ${res.body.toString('utf8').slice(0, 200)}`;
@@ -233,7 +250,14 @@ export class EtcdUpstream implements Upstream {
       membersKnown: this.dir.members.length,
       watchStreams: live ? 1 : 0,
       streamMember: live ? (this.pollMember?.id ?? null) : null,
+      etcdIndexSeen: this.indexSeen,
+      watchReconnects: this.reconnects,
     };
+  }
+
+  members(): UpstreamMember[] {
+    const leader = this.dir.leaderId;
+    return this.dir.members.map((m) => ({ id: m.id, name: m.name, clientURL: m.clientUrl, up: m.healthy, leader: m.id !== null && m.id === leader }));
   }
 
   async close(): Promise<void> {
@@ -272,6 +296,7 @@ export class EtcdUpstream implements Upstream {
       } catch (err) {
         if (this.closed) break;
         failures++;
+        this.streamBroken = true;
         this.log.warn({ member: m.id, err: (err as Error).message }, 'etcd watch poll failed; moving');
         await sleep(Math.min(500, 25 * failures));
       }
@@ -283,6 +308,7 @@ export class EtcdUpstream implements Upstream {
     if (!sink.synced) {
       const head = await this.o.http.call(m.clientUrl, { method: 'HEAD', path: '/v2/keys/', timeoutMs: this.o.requestTimeoutMs });
       hint = num(head.headers['x-etcd-index']);
+      this.heard(hint);
     }
     const { waitIndex } = this.feed.beginPoll(sink, hint);
     const path = '/v2/keys/?wait=true&recursive=true' + (waitIndex === null ? '' : `&waitIndex=${waitIndex}`);
@@ -303,13 +329,20 @@ export class EtcdUpstream implements Upstream {
         const a = parseEtcdAnswer({ status: res.statusCode, headers: {}, body: Buffer.concat(chunks) });
         if (a?.kind === 'error' && a.error.errorCode === 401) {
           this.log.warn({ member: m.id, waitIndex, viewIndex: sink.index }, 'etcd history no longer reaches the view; resyncing');
+          this.streamBroken = true;
           this.feed.onCleared();
           return;
         }
         throw new Error(`watch answered ${res.statusCode}`);
       }
       this.lastHeadersMs = Date.now();
-      this.apply(this.feed.onHeaders(num(res.headers['x-etcd-index'] as string | undefined)));
+      if (this.streamBroken) {
+        this.streamBroken = false;
+        this.reconnects++;
+      }
+      const x = num(res.headers['x-etcd-index'] as string | undefined);
+      this.heard(x);
+      this.apply(this.feed.onHeaders(x));
       if (this.feed.ambiguous) settle = setTimeout(() => this.apply(this.feed.onSettled(sink)), this.o.settleMs);
       for await (const c of res.body) chunks.push(Buffer.from(c as Uint8Array));
       if (settle !== null) clearTimeout(settle);

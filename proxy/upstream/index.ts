@@ -10,9 +10,9 @@ import { ProxyError } from '../errors.js';
 import { EtcdUpstream } from './etcd-upstream.js';
 import { HttpClient } from './http-client.js';
 import { NativeCluster } from './native-cluster.js';
-import type { ForwardAnswer, ForwardRequest, KeyRead, KeysAnswer, Upstream, UpstreamStatus, ViewSink } from './types.js';
+import type { ForwardAnswer, ForwardRequest, KeyRead, KeysAnswer, Upstream, UpstreamMember, UpstreamObserver, UpstreamStatus, ViewSink } from './types.js';
 
-export type { ForwardAnswer, ForwardRequest, KeyRead, KeysAnswer, Upstream, UpstreamStatus, ViewSink } from './types.js';
+export type { ForwardAnswer, ForwardRequest, KeyRead, KeysAnswer, Upstream, UpstreamMember, UpstreamObserver, UpstreamOp, UpstreamStatus, ViewSink } from './types.js';
 export { NativeCluster } from './native-cluster.js';
 export type { NativeClusterOptions } from './native-cluster.js';
 export { EtcdUpstream } from './etcd-upstream.js';
@@ -96,7 +96,7 @@ class AutoUpstream implements Upstream {
     private readonly etcd: () => Upstream,
   ) {}
 
-  start(sink: ViewSink): void {
+  start(sink: ViewSink, observer?: UpstreamObserver): void {
     let attempt = 0;
     const tryOnce = async (): Promise<void> => {
       if (this.closed || this.inner !== null) return;
@@ -111,7 +111,7 @@ class AutoUpstream implements Upstream {
       }
       this.log.info({ protocol: kind }, 'upstream protocol detected');
       this.inner = kind === 'native' ? this.native() : this.etcd();
-      this.inner.start(sink);
+      this.inner.start(sink, observer);
     };
     void tryOnce();
   }
@@ -143,8 +143,14 @@ class AutoUpstream implements Upstream {
         membersKnown: this.cfg.endpoints.length,
         watchStreams: 0,
         streamMember: null,
+        etcdIndexSeen: 0,
+        watchReconnects: 0,
       }
     );
+  }
+
+  members(): UpstreamMember[] {
+    return this.inner?.members() ?? this.cfg.endpoints.map((u) => ({ id: null, name: null, clientURL: u.replace(/\/+$/, ''), up: false, leader: false }));
   }
 
   async close(): Promise<void> {

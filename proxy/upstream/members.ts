@@ -17,6 +17,8 @@ import type { HttpClient } from './http-client.js';
 export interface ProbeResult {
   memberId: string;
   clusterId: string;
+  /** The member's name, when the probe tells (etcd's /v2/stats/self does). */
+  name?: string;
   /** The member's native-protocol URL (Raftgate only). */
   nativeUrl?: string;
 }
@@ -24,6 +26,8 @@ export interface ProbeResult {
 export interface Member {
   /** null until a probe has named it. */
   id: string | null;
+  /** null until a probe, a member listing or a native hello has named it. */
+  name: string | null;
   /** The client URL the proxy talks HTTP to. */
   clientUrl: string;
   /** Listed in --endpoints (never forgotten). */
@@ -48,7 +52,7 @@ export interface MemberDirectoryOptions {
 }
 
 interface MembersJson {
-  members?: { id?: unknown; clientURLs?: unknown }[];
+  members?: { id?: unknown; name?: unknown; clientURLs?: unknown }[];
 }
 
 export class MemberDirectory {
@@ -146,6 +150,7 @@ export class MemberDirectory {
         if (dup !== undefined && !dup.configured) this.remove(dup);
         if (!m.healthy) this.o.logger.info({ member: r.memberId, url: m.clientUrl }, 'member healthy');
         m.id = r.memberId;
+        if (r.name !== undefined) m.name = r.name;
         m.nativeUrl = r.nativeUrl ?? null;
         m.healthy = true;
       }
@@ -154,23 +159,29 @@ export class MemberDirectory {
   }
 
   private async refreshMembers(from: Member, timeoutMs: number): Promise<void> {
-    let listed: { id: string; clientUrl: string }[];
+    let listed: { id: string; name: string | null; clientUrl: string }[];
     try {
       const res = await this.o.http.call(from.clientUrl, { method: 'GET', path: '/v2/members', timeoutMs });
       if (res.status !== 200) return;
       const j = JSON.parse(res.body.toString('utf8')) as MembersJson;
       listed = (j.members ?? []).flatMap((x) => {
         const urls = Array.isArray(x.clientURLs) ? x.clientURLs.filter((u): u is string => typeof u === 'string') : [];
-        return typeof x.id === 'string' && urls[0] !== undefined ? [{ id: x.id, clientUrl: urls[0] }] : [];
+        const name = typeof x.name === 'string' && x.name !== '' ? x.name : null;
+        return typeof x.id === 'string' && urls[0] !== undefined ? [{ id: x.id, name, clientUrl: urls[0] }] : [];
       });
     } catch {
       return; // the next round asks again
     }
     if (listed.length === 0) return;
     for (const l of listed) {
-      if (this.members.some((m) => m.id === l.id || m.clientUrl === l.clientUrl)) continue;
+      const known = this.members.find((m) => m.id === l.id) ?? this.members.find((m) => m.clientUrl === l.clientUrl);
+      if (known !== undefined) {
+        if (known.id === l.id && l.name !== null) known.name = l.name;
+        continue;
+      }
       const m = newMember(l.clientUrl, false);
       m.id = l.id;
+      m.name = l.name;
       this.members.push(m);
       this.o.logger.info({ member: l.id, url: l.clientUrl }, 'member discovered');
       void this.probeOne(m, timeoutMs);
@@ -204,5 +215,5 @@ export class MemberDirectory {
 }
 
 function newMember(clientUrl: string, configured: boolean): Member {
-  return { id: null, clientUrl: clientUrl.replace(/\/+$/, ''), configured, healthy: false, probes: 0, failures: 0, nativeUrl: null };
+  return { id: null, name: null, clientUrl: clientUrl.replace(/\/+$/, ''), configured, healthy: false, probes: 0, failures: 0, nativeUrl: null };
 }

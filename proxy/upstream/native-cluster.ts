@@ -36,7 +36,7 @@ import { MemberDirectory } from './members.js';
 import type { Member, ProbeResult } from './members.js';
 import { NativePool, NativeRequestError } from './native-client.js';
 import type { NativeResponse, NativeWatchEnd, NativeWatchHandle } from './native-client.js';
-import type { ForwardAnswer, ForwardRequest, KeyRead, KeysAnswer, Upstream, UpstreamStatus, ViewSink } from './types.js';
+import type { ForwardAnswer, ForwardRequest, KeyRead, KeysAnswer, Upstream, UpstreamMember, UpstreamObserver, UpstreamOp, UpstreamStatus, ViewSink } from './types.js';
 
 export interface NativeClusterOptions {
   endpoints: readonly string[];
@@ -73,6 +73,13 @@ function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
+/** The etcd index a member's answer says it was at; null for a "not me". */
+function indexOf(r: NativeResponse): number | null {
+  if ('ok' in r) return r.etcdIndex;
+  if ('err' in r) return r.err.index;
+  return null;
+}
+
 function answerOf(r: NativeResponse): KeysAnswer | null {
   if ('ok' in r) return { kind: 'event', event: r.ok, raftIndex: r.raftIndex, raftTerm: r.raftTerm };
   if ('err' in r) return { kind: 'error', error: new V2Error(r.err.errorCode as EcodeNumber, r.err.cause ?? '', r.err.index) };
@@ -86,15 +93,22 @@ export class NativeCluster implements Upstream {
   private readonly pools = new Map<Member, NativePool>();
   private readonly log: Logger;
   private sink: ViewSink | null = null;
+  private observer: UpstreamObserver | null = null;
   private stream: Stream | null = null;
   private streamTimer: NodeJS.Timeout | null = null;
   private reopenTimer: NodeJS.Timeout | null = null;
   private needResync = false;
   private lastHelloIndex = 0;
+  /** The newest etcd index any member told of (hellos, the stream, answers). */
+  private indexSeen = 0;
+  /** The next open is a fresh start's fallback to "from now", not a reconnect. */
+  private startupRetry = false;
   private closed = false;
   private rr = 0;
   /** Streams opened (first and every failover), for logs and tests. */
   streamOpens = 0;
+  /** Streams opened again after one ended or stalled (see UpstreamStatus.watchReconnects). */
+  private reconnects = 0;
 
   constructor(o: NativeClusterOptions) {
     this.o = { readWaitMs: 250, streamStallMs: 500, clientName: 'raftgate-proxy', ...o };
@@ -152,7 +166,9 @@ export class NativeCluster implements Upstream {
       return;
     }
     if (h.leaderId !== null) this.dir.leaderId = h.leaderId;
+    if (h.name !== '') m.name = h.name;
     this.lastHelloIndex = Math.max(this.lastHelloIndex, h.etcdIndex);
+    this.heard(h.etcdIndex);
     if (this.stream === null) this.scheduleOpen(0);
   }
 
@@ -193,10 +209,24 @@ export class NativeCluster implements Upstream {
     return this.upMembers().find((m) => !exclude.has(m)) ?? null;
   }
 
+  private heard(etcdIndex: number): void {
+    if (etcdIndex > this.indexSeen) this.indexSeen = etcdIndex;
+  }
+
+  /** An attempt that reached `m` (answered, or failed after it was sent), started at t0 (performance.now()). */
+  private attempted(op: UpstreamOp, m: Member, t0: number, r: NativeResponse | null): void {
+    if (r !== null) {
+      const i = indexOf(r);
+      if (i !== null) this.heard(i);
+    }
+    this.observer?.attempt(op, m.id ?? m.clientUrl, (performance.now() - t0) / 1000);
+  }
+
   // ---- Upstream ----------------------------------------------------------------
 
-  start(sink: ViewSink): void {
+  start(sink: ViewSink, observer?: UpstreamObserver): void {
     this.sink = sink;
+    this.observer = observer ?? null;
     this.dir.start();
     this.streamTimer = setInterval(() => this.checkStream(), Math.max(10, Math.floor(this.o.streamStallMs / 4)));
     this.streamTimer.unref();
@@ -221,12 +251,16 @@ export class NativeCluster implements Upstream {
       tried.add(m);
       const left = deadline - Date.now();
       if (left <= 0) break;
+      const op = r.quorum ? 'quorum_get' : 'get';
+      const t0 = performance.now();
       try {
         const res = await (this.pools.get(m) as NativePool).get(r, left);
+        this.attempted(op, m, t0, res);
         const a = answerOf(res);
         if (a !== null) return a;
         last = `member ${m.id} did not run the read (${'fail' in res ? res.fail : '?'})`;
       } catch (err) {
+        if (!(err instanceof NativeRequestError) || err.sent) this.attempted(op, m, t0, null);
         last = (err as Error).message;
       }
     }
@@ -246,6 +280,7 @@ export class NativeCluster implements Upstream {
         continue;
       }
       let res: NativeResponse;
+      const t0 = performance.now();
       try {
         res = await (this.pools.get(m) as NativePool).write(w, Math.max(1, deadline - Date.now()));
       } catch (err) {
@@ -254,11 +289,13 @@ export class NativeCluster implements Upstream {
           refused.add(m);
           continue; // provably never reached the member: safe anywhere
         }
+        this.attempted('write', m, t0, null);
         throw new ProxyError('RG_ERR_PROXY_WRITE_OUTCOME_UNKNOWN', `write ${w.req.method} ${w.req.path} to ${m.id}: ${(err as Error).message}`, {
           sent: true,
           facts: { member: m.id },
         });
       }
+      this.attempted('write', m, t0, res);
       const a = answerOf(res);
       if (a !== null) return a;
       if (!('fail' in res)) continue;
@@ -307,7 +344,14 @@ export class NativeCluster implements Upstream {
       membersKnown: this.dir.members.length,
       watchStreams: this.stream?.live === true ? 1 : 0,
       streamMember: this.stream?.member.id ?? null,
+      etcdIndexSeen: this.indexSeen,
+      watchReconnects: this.reconnects,
     };
+  }
+
+  members(): UpstreamMember[] {
+    const leader = this.dir.leaderId;
+    return this.dir.members.map((m) => ({ id: m.id, name: m.name, clientURL: m.clientUrl, up: this.up(m), leader: m.id !== null && m.id === leader }));
   }
 
   async close(): Promise<void> {
@@ -319,11 +363,6 @@ export class NativeCluster implements Upstream {
     this.stream = null;
     for (const p of this.pools.values()) p.close();
     this.pools.clear();
-  }
-
-  /** Members as the proxy sees them (for tests and logs). */
-  members(): { id: string | null; clientUrl: string; healthy: boolean; ready: number }[] {
-    return this.dir.members.map((m) => ({ id: m.id, clientUrl: m.clientUrl, healthy: m.healthy, ready: this.pools.get(m)?.readyCount ?? 0 }));
   }
 
   /** Run a health-check round now (tests). */
@@ -364,6 +403,8 @@ export class NativeCluster implements Upstream {
     else since = sink.index + 1;
     const s: Stream = { member: m, handle: { id: 0, cancel: () => {} }, lastMsgMs: Date.now(), resyncPending, live: false };
     this.stream = s;
+    if (this.streamOpens > 0 && !this.startupRetry) this.reconnects++;
+    this.startupRetry = false;
     this.streamOpens++;
     this.log.info({ member: m.id, sinceIndex: since, resync: resyncPending }, 'opening the upstream watch stream');
     s.handle = pool.watch(
@@ -378,6 +419,7 @@ export class NativeCluster implements Upstream {
     if (this.stream !== s || this.sink === null || events.length === 0) return;
     s.lastMsgMs = Date.now();
     s.live = true;
+    this.heard(eventIndex(events[events.length - 1] as StoreEvent));
     if (s.resyncPending) {
       s.resyncPending = false;
       this.needResync = false;
@@ -390,6 +432,7 @@ export class NativeCluster implements Upstream {
     if (this.stream !== s || this.sink === null) return;
     s.lastMsgMs = Date.now();
     s.live = true;
+    this.heard(etcdIndex);
     if (s.resyncPending) {
       s.resyncPending = false;
       this.needResync = false;
@@ -408,6 +451,7 @@ export class NativeCluster implements Upstream {
       // now and resync. (A fresh start that asked for too much history just
       // starts from now: nothing was promised yet.)
       this.needResync = true;
+      this.startupRetry = triedHistory;
       if (!triedHistory) this.log.warn({ member: s.member.id, viewIndex: this.sink?.index }, 'upstream history no longer reaches the view; resyncing');
     } else {
       this.log.warn({ member: s.member.id, reason: end.reason, viewIndex: this.sink?.index }, 'upstream watch stream ended; resuming');

@@ -66,11 +66,53 @@ export interface UpstreamStatus {
   watchStreams: number;
   /** The member the stream is on, for logs and tests. */
   streamMember: string | null;
+  /**
+   * The newest etcd index any member has told this upstream of: native
+   * hellos, the stream's events and progress, the answers to reads and
+   * writes (etcd: their X-Etcd-Index). Never decreases. Minus the view's
+   * index, it is how far behind the view is (the watch lag).
+   */
+  etcdIndexSeen: number;
+  /**
+   * Times the watch stream was opened again after it ended or stalled
+   * (member killed or restarted, failover, stall, history cleared). The
+   * first stream is not counted, nor a fresh start that asked for more
+   * history than the member keeps and fell back to "from now".
+   */
+  watchReconnects: number;
+}
+
+/** A member as the proxy sees it (GET /raftgate/v1/status on a proxy). */
+export interface UpstreamMember {
+  /** null until a probe has named it. */
+  id: string | null;
+  /** null until a member listing or a native hello has named it. */
+  name: string | null;
+  /** The client URL the proxy talks HTTP to. */
+  clientURL: string;
+  /** Passing health checks (native: and holding a ready connection). */
+  up: boolean;
+  /** The member the proxy believes leads the cluster. */
+  leader: boolean;
+}
+
+/** What the proxy asks of a member, for per-member latency. */
+export type UpstreamOp = 'get' | 'quorum_get' | 'write';
+
+/** Told about each request attempt sent to a member (metrics). */
+export interface UpstreamObserver {
+  /**
+   * One attempt on one member, from when it was handed to the member until
+   * it answered (an answer, an etcd error or a "not me") or failed after it
+   * was sent. A retry on another member is a second attempt; a request that
+   * never left the proxy is none.
+   */
+  attempt(op: UpstreamOp, memberId: string, seconds: number): void;
 }
 
 export interface Upstream {
   /** Begin discovery, health checks and the one watch stream; returns at once. */
-  start(sink: ViewSink): void;
+  start(sink: ViewSink, observer?: UpstreamObserver): void;
   /** A read from some member; rejects with ProxyError(RG_ERR_PROXY_UPSTREAM_UNAVAILABLE) when none answers in time. */
   get(r: KeyRead): Promise<KeysAnswer>;
   /**
@@ -82,5 +124,7 @@ export interface Upstream {
   write(w: WriteKeyRequest): Promise<KeysAnswer>;
   forward(r: ForwardRequest): Promise<ForwardAnswer>;
   status(): UpstreamStatus;
+  /** Every member the proxy knows, in the order it found them. */
+  members(): UpstreamMember[];
   close(): Promise<void>;
 }

@@ -70,9 +70,13 @@ export const METRIC_CONTRACT: readonly ContractMetric[] = [
   proxy('raftgate_proxy_watchers_dropped_total', 'counter', ['reason']),
   proxy('raftgate_proxy_connections', 'gauge'),
   proxy('raftgate_proxy_refused_total', 'counter', ['limit']),
-  proxy('raftgate_proxy_upstream_request_duration_seconds', 'histogram', ['op']),
+  proxy('raftgate_proxy_upstream_request_duration_seconds', 'histogram', ['op', 'member']),
   proxy('raftgate_proxy_upstream_members_up', 'gauge'),
   proxy('raftgate_proxy_upstream_resyncs_total', 'counter'),
+  proxy('raftgate_proxy_cache_evictions_total', 'counter'),
+  proxy('raftgate_proxy_cache_invalidations_total', 'counter'),
+  proxy('raftgate_proxy_upstream_watch_lag_events', 'gauge'),
+  proxy('raftgate_proxy_upstream_watch_reconnects_total', 'counter'),
   // Both drop prom-client's three gauges named like counters
   // (nodejs_active_*_total), which `promtool check metrics` refuses.
   ...defaultMetrics('proxy'),

@@ -13,8 +13,9 @@ import { startCluster, type ClusterHandle } from '../helpers/cluster.js';
 import { http, waitForOk } from '../helpers/http.js';
 import { freePorts, releasePort } from '../helpers/ports.js';
 import { spawnManaged, type ManagedProcess } from '../helpers/process.js';
-import { startRaftgateProxy, type ProxyHandle } from '../helpers/proxy.js';
+import { startRaftgateProxy, until, type ProxyHandle } from '../helpers/proxy.js';
 import { raftgateBin, repoRoot } from '../helpers/raftgate.js';
+import type { ProxyStatus } from '../../proxy/status.js';
 
 let c: ClusterHandle;
 let proxy: ProxyHandle;
@@ -45,8 +46,11 @@ afterAll(async () => {
 });
 
 describe('raftgate status', () => {
-  test('a row per member and per proxy, with one leader; -w json has the same facts', async () => {
+  test('a row per member and per proxy, with one leader; the proxy row says which leader the proxy sees; -w json has the same facts', async () => {
     const leader = await c.leader();
+    // The proxy learns the leader and the members' names from its health checks.
+    const proxyStatus = async () => (await http(proxy.url, { method: 'GET', path: '/raftgate/v1/status' })).json as ProxyStatus;
+    await until(async () => (await proxyStatus()).members.some((m) => m.leader && m.name === leader.name), 10_000, 'the proxy sees the leader by name');
     const endpoints = [...c.members.map((m) => m.clientUrl), proxy.url].join(',');
     const t = cli(['status', '--endpoints', endpoints]);
     expect(t.code, t.stdout + t.stderr).toBe(0);
@@ -54,15 +58,23 @@ describe('raftgate status', () => {
     expect(lines[0]).toMatch(/^ENDPOINT\s+KIND\s+ID\s+NAME\s+LEADER\s+TERM\s+COMMIT\s+APPLIED/);
     expect(lines.filter((l) => / core /.test(l))).toHaveLength(3);
     expect(lines.filter((l) => /yes \(this one\)/.test(l))).toHaveLength(1);
-    expect(lines.find((l) => l.startsWith(proxy.url))).toMatch(/proxy .* ms \(bound 1000 ms\)/);
+    const proxyLine = lines.find((l) => l.startsWith(proxy.url));
+    expect(proxyLine).toMatch(/proxy readwrite .* ms \(bound 1000 ms\)/);
+    expect(proxyLine).toMatch(new RegExp(`sees leader ${leader.name}, 3/3 members up$`));
 
     const j = cli(['status', '--endpoints', endpoints, '-w', 'json']);
     expect(j.code).toBe(0);
-    const rows = JSON.parse(j.stdout) as { kind: string; name?: string; isLeader?: boolean; raftTerm?: number; etcdIndex?: number; viewIndex?: number }[];
-    const cores = rows.filter((r) => r.kind === 'core');
+    const rows = JSON.parse(j.stdout) as ({ kind: 'core'; id: string; name: string; isLeader: boolean; raftTerm: number; clientURL?: never } | ProxyStatus)[];
+    const cores = rows.flatMap((r) => (r.kind === 'core' ? [r] : []));
     expect(cores.filter((r) => r.isLeader).map((r) => r.name)).toEqual([leader.name]);
     expect(new Set(cores.map((r) => r.raftTerm)).size).toBe(1);
-    expect(rows.find((r) => r.kind === 'proxy')!.viewIndex).toBeGreaterThanOrEqual(50);
+    const p = rows.find((r): r is ProxyStatus => r.kind === 'proxy')!;
+    expect(p.viewIndex).toBeGreaterThanOrEqual(50);
+    expect(p).toMatchObject({ mode: 'readwrite', upstreamWatchStreams: 1, upstreamMembersUp: 3, upstreamLagEvents: 0 });
+    // The proxy's members are the cluster's, by id and client URL, and it names the same leader.
+    expect(p.members.map((m) => m.id).sort()).toEqual(cores.map((r) => r.id).sort());
+    expect(p.members.map((m) => m.clientURL).sort()).toEqual(c.members.map((m) => m.clientUrl).sort());
+    expect(p.members.filter((m) => m.leader).map((m) => m.id)).toEqual(cores.filter((r) => r.isLeader).map((r) => r.id));
   });
 
   test('an unreachable endpoint: exit 1, and the row says what to check', async () => {

@@ -160,6 +160,7 @@ describe('proxy in front of a real member', () => {
   test('cut from the core: no cached answer older than the bound, then 503 etcd-style', async () => {
     await write(member.clientUrl, '/cut/k', 'v');
     await untilUp(async () => (await http(proxy.url, { method: 'GET', path: '/v2/keys/cut/k' })).headers['x-cache'] === 'HIT', 5000, 'a cached answer');
+    const reconnectsBefore = sample(await proxy.metrics(), 'raftgate_proxy_upstream_watch_reconnects_total') ?? NaN;
     await member.kill9();
     const t0 = Date.now();
     let lastHitMs = 0;
@@ -188,6 +189,10 @@ describe('proxy in front of a real member', () => {
     console.log(`[proxy-core] member killed: last cached answer at +${lastHitMs} ms (age ≤ ${maxAge} ms), first 503 at +${firstRefusalMs} ms (bound 1000 ms)`);
     await member.restart();
     await untilUp(async () => (await http(proxy.url, { method: 'GET', path: '/ready' })).status === 200, 10_000, 'ready again');
+    // The stream came back on the restarted member: a reconnect, and a view that is current again.
+    const m = await proxy.metrics();
+    expect(sample(m, 'raftgate_proxy_upstream_watch_reconnects_total')).toBeGreaterThan(reconnectsBefore);
+    expect(sample(m, 'raftgate_proxy_upstream_watch_lag_events')).toBe(0);
   }, 60_000);
 
   test('etcdctl (v2) works through the proxy, including its endpoint sync', () => {

@@ -16,8 +16,9 @@ import type { EtcdHandle } from '../helpers/etcd.js';
 import { http, waitForOk } from '../helpers/http.js';
 import { freePort, releasePort } from '../helpers/ports.js';
 import { spawnManaged } from '../helpers/process.js';
-import { historyLog, openClientWatch, startRaftgateProxy, until, watchRecord } from '../helpers/proxy.js';
+import { historyLog, openClientWatch, sample, startRaftgateProxy, until, watchRecord } from '../helpers/proxy.js';
 import type { ClientWatch, ProxyHandle } from '../helpers/proxy.js';
+import type { ProxyStatus } from '../../proxy/status.js';
 
 const dataDirParent = existsSync('/dev/shm') ? '/dev/shm' : undefined;
 let etcd: EtcdHandle;
@@ -124,6 +125,21 @@ describe('proxy in front of real etcd 3.4', () => {
     }, 3000, 'the refreshed TTL through the proxy', proxy.describe);
     const m = await proxy.metrics();
     expect(m).toMatch(/^raftgate_proxy_upstream_watch_streams 1$/m);
+  });
+
+  test("GET /raftgate/v1/status in front of etcd: etcd's member by its id and name, seen as the leader; upstream latency by that member; lag back to 0", async () => {
+    const self = (await http(etcd.clientUrl, { method: 'GET', path: '/v2/stats/self' })).json as { id: string; name: string };
+    const status = async () => (await http(proxy.url, { method: 'GET', path: '/raftgate/v1/status' })).json as ProxyStatus;
+    await until(async () => (await status()).members.some((m) => m.leader), 5000, 'the proxy knows the leader', proxy.describe);
+    const w = await http(proxy.url, { method: 'PUT', path: '/v2/keys/es/k', form: [['value', 'v']] });
+    expect(w.status).toBe(201);
+    const s = await status();
+    expect(s).toMatchObject({ kind: 'proxy', mode: 'readwrite', upstreamWatchStreams: 1, upstreamMembersUp: 1 });
+    expect(s.members).toEqual([{ id: self.id, name: self.name, clientURL: etcd.clientUrl, up: true, leader: true }]);
+    expect(sample(await proxy.metrics(), 'raftgate_proxy_upstream_request_duration_seconds_count', { op: 'write', member: self.id })).toBeGreaterThanOrEqual(1);
+    // Once the long poll has delivered the write, the view is not behind anything etcd said.
+    await until(async () => sample(await proxy.metrics(), 'raftgate_proxy_upstream_watch_lag_events') === 0, 5000, 'lag 0', proxy.describe);
+    expect((await status()).viewIndex).toBeGreaterThanOrEqual(Number(w.headers['x-etcd-index']));
   });
 
   test('readonly: every non-GET is answered as `etcd --proxy readonly` answers it', async () => {

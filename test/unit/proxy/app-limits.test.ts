@@ -12,7 +12,8 @@ import { http } from '../../helpers/http.js';
 import { openClientWatch } from '../../helpers/proxy.js';
 import { FORM, listenProxy, makeProxy, sample, until } from './app-harness.js';
 import type { ProxyHarness } from './app-harness.js';
-import { putReq } from './fake-upstream.js';
+import { FAKE_MEMBER_ID, putReq } from './fake-upstream.js';
+import type { ProxyStatus } from '../../../proxy/status.js';
 
 let h: ProxyHarness;
 let base = '';
@@ -169,6 +170,35 @@ describe('/health, /ready, /metrics', () => {
     expect(hl.body).toBe('{"health":"false"}');
   });
 
+  test('/ready needs both: a live watch with a fresh view, not one without the other', async () => {
+    h = await makeProxy(['--max-staleness', '2s']);
+    const ready = async () => {
+      const r = await h.app.inject({ method: 'GET', url: '/ready' });
+      return { code: r.statusCode, reason: (JSON.parse(r.body) as { reason: string }).reason };
+    };
+    expect(await ready()).toEqual({ code: 200, reason: 'ok' });
+    // The member answers (healthy) and the view is fresh, but the stream is down.
+    h.up.streamDown = true;
+    expect((await h.app.inject({ method: 'GET', url: '/health' })).statusCode).toBe(200);
+    expect(await ready()).toEqual({ code: 503, reason: 'upstream watch stream not live' });
+    // The stream is live again, but it has said nothing for longer than the bound.
+    h.up.streamDown = false;
+    h.clock.ms += 2001;
+    expect(await ready()).toMatchObject({ code: 503, reason: expect.stringMatching(/^view 2001 ms stale \(bound 2000 ms\)$/) });
+    h.clock.ms -= 1; // exactly at the bound: still within it
+    expect((await ready()).code).toBe(200);
+    h.clock.ms += 1;
+    h.up.pump(); // progress: current again
+    expect(await ready()).toEqual({ code: 200, reason: 'ok' });
+  });
+
+  test('/ready with --max-staleness 0 (no cache) holds the view to 1 s', async () => {
+    h = await makeProxy(['--max-staleness', '0']);
+    expect((await h.app.inject({ method: 'GET', url: '/ready' })).statusCode).toBe(200);
+    h.clock.ms += 1001;
+    expect(JSON.parse((await h.app.inject({ method: 'GET', url: '/ready' })).body)).toMatchObject({ ready: false, reason: 'view 1001 ms stale (bound 1000 ms)' });
+  });
+
   const CONTRACT = [
     'raftgate_proxy_http_requests_total',
     'raftgate_proxy_http_request_duration_seconds',
@@ -187,6 +217,10 @@ describe('/health, /ready, /metrics', () => {
     'raftgate_proxy_upstream_request_duration_seconds',
     'raftgate_proxy_upstream_members_up',
     'raftgate_proxy_upstream_resyncs_total',
+    'raftgate_proxy_cache_evictions_total',
+    'raftgate_proxy_cache_invalidations_total',
+    'raftgate_proxy_upstream_watch_lag_events',
+    'raftgate_proxy_upstream_watch_reconnects_total',
     'raftgate_proxy_process_resident_memory_bytes',
   ];
 
@@ -215,11 +249,107 @@ describe('/health, /ready, /metrics', () => {
     expect(sample(m, 'raftgate_proxy_view_index')).toBe(2);
     expect(sample(m, 'raftgate_proxy_upstream_watch_streams')).toBe(1);
     expect(sample(m, 'raftgate_proxy_upstream_members_up')).toBe(1);
-    for (const op of ['get', 'write', 'quorum_get']) expect(sample(m, 'raftgate_proxy_upstream_request_duration_seconds_count', { op })).toBe(1);
+    for (const op of ['get', 'write', 'quorum_get']) expect(sample(m, 'raftgate_proxy_upstream_request_duration_seconds_count', { op, member: FAKE_MEMBER_ID })).toBe(1);
+    expect(sample(m, 'raftgate_proxy_upstream_request_duration_seconds_sum', { op: 'write', member: FAKE_MEMBER_ID })).toBeCloseTo(h.up.attemptSeconds, 9);
+    for (const name of ['cache_evictions_total', 'cache_invalidations_total', 'upstream_watch_lag_events', 'upstream_watch_reconnects_total']) {
+      expect(sample(m, `raftgate_proxy_${name}`), name).toBe(0);
+    }
     for (const limit of ['connections', 'connections_per_client', 'inflight', 'watchers', 'body_bytes']) expect(sample(m, 'raftgate_proxy_refused_total', { limit })).toBe(0);
     for (const reason of ['overflow', 'cleared']) expect(sample(m, 'raftgate_proxy_watchers_dropped_total', { reason })).toBe(0);
     const routes = new Set([...m.matchAll(/^raftgate_proxy_http_requests_total\{route="([^"]+)"/gm)].map((x) => x[1]));
-    for (const r of routes) expect(['keys', 'keys_watch', 'version', 'health', 'ready', 'members', 'machines', 'stats', 'metrics', 'other']).toContain(r);
+    for (const r of routes) expect(['keys', 'keys_watch', 'version', 'health', 'ready', 'status', 'members', 'machines', 'stats', 'metrics', 'other']).toContain(r);
+  });
+
+  test('a tiny cache evicts, and an eviction is counted apart from an invalidation by an event', async () => {
+    // Each answer is ~150 bytes; 1 KiB holds a handful.
+    h = await makeProxy(['--max-staleness', '5s', '--cache-bytes-max', '1024']);
+    for (let i = 0; i < 20; i++) h.up.direct(putReq(`/e/k${i}`, 'v'));
+    h.up.pump();
+    for (let i = 0; i < 20; i++) expect((await h.app.inject({ method: 'GET', url: `/v2/keys/e/k${i}` })).statusCode).toBe(200);
+    const m1 = (await h.app.inject({ method: 'GET', url: '/metrics' })).body;
+    const st = h.app.raftgate.cache.stats();
+    expect(st.entries).toBeLessThan(20);
+    expect(st.evictions).toBe(20 - st.entries);
+    expect(sample(m1, 'raftgate_proxy_cache_evictions_total')).toBe(20 - st.entries);
+    expect(sample(m1, 'raftgate_proxy_cache_invalidations_total')).toBe(0);
+    // A directory delete drops what is cached beneath it: invalidations, not evictions.
+    h.up.direct({ kind: 'write', req: { method: 'DELETE', path: '/e', value: '', dir: true, prevExist: null, prevValue: '', prevIndex: 0, recursive: true, refresh: false }, ttl: undefined, noValueOnSuccess: false });
+    h.up.pump();
+    const m2 = (await h.app.inject({ method: 'GET', url: '/metrics' })).body;
+    expect(sample(m2, 'raftgate_proxy_cache_invalidations_total')).toBe(st.entries);
+    expect(sample(m2, 'raftgate_proxy_cache_evictions_total')).toBe(20 - st.entries);
+    expect(sample(m2, 'raftgate_proxy_cache_entries')).toBe(0);
+  });
+
+  test('upstream watch lag: > 0 while a write answer is ahead of the view, 0 once the stream delivers; reconnects mirror the upstream', async () => {
+    h = await makeProxy();
+    h.up.autoPump = false;
+    const lag = async () => sample((await h.app.inject({ method: 'GET', url: '/metrics' })).body, 'raftgate_proxy_upstream_watch_lag_events');
+    expect(await lag()).toBe(0);
+    for (let i = 0; i < 3; i++) expect((await h.app.inject({ method: 'PUT', url: `/v2/keys/lag${i}`, headers: FORM, payload: 'value=1' })).statusCode).toBe(201);
+    expect(h.app.raftgate.view.index).toBe(0);
+    expect(await lag()).toBe(3);
+    expect(h.app.raftgate.status().upstreamLagEvents).toBe(3);
+    h.up.pump();
+    expect(await lag()).toBe(0);
+    h.up.watchReconnects = 2;
+    expect(sample((await h.app.inject({ method: 'GET', url: '/metrics' })).body, 'raftgate_proxy_upstream_watch_reconnects_total')).toBe(2);
+  });
+});
+
+describe('GET /raftgate/v1/status', () => {
+  test('the proxy says what it knows as JSON: view, cache, watchers, lag and the members with the leader it believes in', async () => {
+    h = await makeProxy(['--max-staleness', '3s']);
+    h.up.direct(putReq('/s', '1'));
+    h.up.pump();
+    await h.app.inject({ method: 'GET', url: '/v2/keys/s' });
+    await h.app.inject({ method: 'GET', url: '/v2/keys/s' });
+    h.clock.ms += 250;
+    const r = await h.app.inject({ method: 'GET', url: '/raftgate/v1/status' });
+    expect(r.statusCode).toBe(200);
+    expect(r.headers['content-type']).toBe('application/json');
+    const s = JSON.parse(r.body) as ProxyStatus;
+    expect(s).toEqual({
+      kind: 'proxy',
+      mode: 'readwrite',
+      stalenessMs: 250,
+      maxStalenessMs: 3000,
+      viewIndex: 1,
+      watchers: 0,
+      upstreamWatchStreams: 1,
+      upstreamMembersUp: 1,
+      cacheHits: 1,
+      cacheMisses: 1,
+      cacheEntries: 1,
+      cacheBytes: h.app.raftgate.cache.stats().bytes,
+      upstreamLagEvents: 0,
+      members: [{ id: FAKE_MEMBER_ID, name: 'fake', clientURL: 'http://127.0.0.1:1', up: true, leader: true }],
+    } satisfies ProxyStatus);
+    expect(s.cacheBytes).toBeGreaterThan(0);
+    // The same numbers as /metrics.
+    const m = (await h.app.inject({ method: 'GET', url: '/metrics' })).body;
+    expect(sample(m, 'raftgate_proxy_cache_hits_total')).toBe(s.cacheHits);
+    expect(sample(m, 'raftgate_proxy_http_requests_total', { route: 'status', method: 'GET', code: '200' })).toBe(1);
+    // GET only, as on a member.
+    expect((await h.app.inject({ method: 'POST', url: '/raftgate/v1/status' })).statusCode).toBe(405);
+  });
+
+  test('readonly: still answered (an operator GET, like /metrics), while a write gets 501', async () => {
+    h = await makeProxy(['--mode', 'readonly']);
+    const r = await h.app.inject({ method: 'GET', url: '/raftgate/v1/status' });
+    expect(r.statusCode).toBe(200);
+    expect(JSON.parse(r.body)).toMatchObject({ kind: 'proxy', mode: 'readonly' });
+    expect((await h.app.inject({ method: 'PUT', url: '/v2/keys/x', headers: FORM, payload: 'value=1' })).statusCode).toBe(501);
+    expect((await h.app.inject({ method: 'POST', url: '/raftgate/v1/status' })).statusCode).toBe(405);
+  });
+
+  test('before the view was ever current, stalenessMs is null (JSON has no Infinity)', async () => {
+    const { FakeUpstream } = await import('./fake-upstream.js');
+    const up = new FakeUpstream();
+    up.start = () => undefined; // never syncs
+    h = await makeProxy([], { up });
+    const s = JSON.parse((await h.app.inject({ method: 'GET', url: '/raftgate/v1/status' })).body) as ProxyStatus;
+    expect(s.stalenessMs).toBeNull();
   });
 
   test.skipIf(!existsSync('/usr/bin/promtool'))('promtool check metrics accepts the exposition', async () => {

@@ -9,18 +9,36 @@ import type { WriteKeyRequest } from '../../../core-server/api/v2-request.js';
 import { createStore, V2Error } from '../../../core-server/store/index.js';
 import type { KeyStore, StoreEvent, Watcher } from '../../../core-server/store/index.js';
 import { ProxyError } from '../../../proxy/errors.js';
-import type { ForwardAnswer, ForwardRequest, KeyRead, KeysAnswer, Upstream, UpstreamStatus, ViewSink } from '../../../proxy/upstream/types.js';
+import type {
+  ForwardAnswer,
+  ForwardRequest,
+  KeyRead,
+  KeysAnswer,
+  Upstream,
+  UpstreamMember,
+  UpstreamObserver,
+  UpstreamStatus,
+  ViewSink,
+} from '../../../proxy/upstream/types.js';
 
 export const FAKE_CLUSTER_ID = '1c45a069f3a1d796';
+export const FAKE_MEMBER_ID = 'aaaaaaaaaaaaaaaa';
 
 export class FakeUpstream implements Upstream {
   readonly store: KeyStore;
   /** Every event the store recorded, in order (the reference log for checkWatchOrder). */
   readonly log: StoreEvent[] = [];
   sink: ViewSink | null = null;
+  observer: UpstreamObserver | null = null;
   readonly calls = { get: 0, quorumGet: 0, write: 0, forward: 0, start: 0 };
   /** Reads and writes reject as if no member could be reached. */
   unreachable = false;
+  /** The watch stream is down while the member still answers (status().watchStreams 0). */
+  streamDown = false;
+  /** What status().watchReconnects says. */
+  watchReconnects = 0;
+  /** Seconds each read or write "takes" on the member (what the observer is told). */
+  attemptSeconds = 0.002;
   /** Events are delivered to the proxy only by pump() (default: after every write through the proxy). */
   autoPump = true;
   /** Held reads: resolve only when release() is called. */
@@ -33,6 +51,8 @@ export class FakeUpstream implements Upstream {
   private readonly all: Watcher;
   private held: (() => void)[] = [];
   private delivered = 0;
+  /** The newest index the member told of: the stream's, and its answers'. */
+  private seen = 0;
 
   constructor(store: KeyStore = createStore({ historyMax: 100_000 })) {
     this.store = store;
@@ -41,9 +61,11 @@ export class FakeUpstream implements Upstream {
     this.all = w;
   }
 
-  start(sink: ViewSink): void {
+  start(sink: ViewSink, observer?: UpstreamObserver): void {
     this.calls.start++;
     this.sink = sink;
+    this.observer = observer ?? null;
+    this.heard(this.store.index);
     sink.resync(this.store.index);
     this.collect();
     this.delivered = this.log.length;
@@ -59,8 +81,18 @@ export class FakeUpstream implements Upstream {
     const fresh = this.log.slice(this.delivered);
     this.delivered = this.log.length;
     if (this.sink === null) return;
+    this.heard(this.store.index);
     if (fresh.length > 0) this.sink.events(fresh);
     this.sink.progress(this.store.index);
+  }
+
+  private heard(index: number): void {
+    if (index > this.seen) this.seen = index;
+  }
+
+  private answered(op: 'get' | 'quorum_get' | 'write', index: number): void {
+    this.heard(index);
+    this.observer?.attempt(op, FAKE_MEMBER_ID, this.attemptSeconds);
   }
 
   /** A write made directly on the core (not through the proxy). */
@@ -85,6 +117,7 @@ export class FakeUpstream implements Upstream {
     if (this.unreachable) throw new ProxyError('RG_ERR_PROXY_UPSTREAM_UNAVAILABLE', 'fake: unreachable', { sent: false });
     const from = r.quorum ? this.store : (this.readFrom ?? this.store);
     const a = from.get(r.path, { recursive: r.recursive, sorted: r.sorted }, this.nowMs());
+    this.answered(r.quorum ? 'quorum_get' : 'get', a instanceof V2Error ? a.index : a.etcdIndex);
     return a instanceof V2Error ? { kind: 'error', error: a } : { kind: 'event', event: a, raftIndex: from.index + 3, raftTerm: 2 };
   }
 
@@ -95,6 +128,7 @@ export class FakeUpstream implements Upstream {
     if (e !== null) throw e;
     if (this.unreachable) throw new ProxyError('RG_ERR_PROXY_UPSTREAM_UNAVAILABLE', 'fake: unreachable', { sent: false });
     const r = this.direct(w);
+    this.answered('write', r instanceof V2Error ? r.index : r.etcdIndex);
     if (this.autoPump) queueMicrotask(() => this.pump());
     return r instanceof V2Error ? { kind: 'error', error: r } : { kind: 'event', event: r, raftIndex: this.store.index + 3, raftTerm: 2 };
   }
@@ -109,12 +143,18 @@ export class FakeUpstream implements Upstream {
     return {
       protocol: 'native',
       clusterId: FAKE_CLUSTER_ID,
-      leaderId: 'aaaaaaaaaaaaaaaa',
+      leaderId: FAKE_MEMBER_ID,
       membersUp: this.unreachable ? 0 : 1,
       membersKnown: 1,
-      watchStreams: this.sink !== null && !this.unreachable ? 1 : 0,
-      streamMember: 'aaaaaaaaaaaaaaaa',
+      watchStreams: this.sink !== null && !this.unreachable && !this.streamDown ? 1 : 0,
+      streamMember: FAKE_MEMBER_ID,
+      etcdIndexSeen: this.seen,
+      watchReconnects: this.watchReconnects,
     };
+  }
+
+  members(): UpstreamMember[] {
+    return [{ id: FAKE_MEMBER_ID, name: 'fake', clientURL: 'http://127.0.0.1:1', up: !this.unreachable, leader: true }];
   }
 
   async close(): Promise<void> {
