@@ -14,6 +14,13 @@ import { closest } from './suggest.js';
 export const ENV_PREFIX = 'RAFTGATE_';
 export const CONFIG_FILE_ENV = envNameFor(CONFIG_FILE_FLAG);
 
+/**
+ * RAFTGATE_* variables that are not configuration: fault-test failpoints
+ * (core-server/wal/failpoint.ts) and the dev launcher's parent watch
+ * (cli/main.ts). Known, so never warned about.
+ */
+export const NON_CONFIG_ENV: ReadonlySet<string> = new Set(['RAFTGATE_FAILPOINTS', 'RAFTGATE_FAILPOINTS_DELAY_MS', 'RAFTGATE_EXIT_WITH_PARENT']);
+
 export interface ParsedEnv {
   readonly values: RawValue[];
   readonly configFile: string | undefined;
@@ -33,6 +40,7 @@ export function readEnv(kind: ProcessKind, env: Readonly<Record<string, string |
       configFile = raw;
       continue;
     }
+    if (NON_CONFIG_ENV.has(name)) continue;
     const key = byEnv.get(name);
     if (key !== undefined) {
       values.push({ key, raw, field: name, source: 'env' });

@@ -6,6 +6,9 @@
 // or in-process with armFailpoint() for unit tests and simulation.
 // Actions: exit (process.exit(137), what a SIGKILL looks like to a parent),
 // throw (an Error with code RG_ERR_FAILPOINT), sleep(ms) (a slow disk), off.
+// RAFTGATE_FAILPOINTS_DELAY_MS=N keeps the environment's failpoints quiet
+// for the first N ms of the process (a disk that turns slow once a cluster
+// has formed: elections themselves need durable votes).
 
 export const FAILPOINT_NAMES = ['walBeforeFsync', 'walAfterFsync', 'snapBeforeRename', 'snapAfterRename'] as const;
 export type FailpointName = (typeof FAILPOINT_NAMES)[number];
@@ -14,6 +17,9 @@ export type FailpointAction = { kind: 'exit' } | { kind: 'throw' } | { kind: 'sl
 
 const armed = new Map<FailpointName, FailpointAction>();
 let envLoaded = false;
+/** Environment failpoints fire only from this time on (ms since the epoch). */
+let envActiveFromMs = 0;
+const envArmed = new Set<FailpointName>();
 
 function isName(s: string): s is FailpointName {
   return (FAILPOINT_NAMES as readonly string[]).includes(s);
@@ -36,16 +42,24 @@ function loadEnv(): void {
   envLoaded = true;
   const spec = process.env['RAFTGATE_FAILPOINTS'];
   if (spec === undefined || spec === '') return;
-  for (const [k, v] of parseFailpoints(spec)) armed.set(k, v);
+  const delay = Number(process.env['RAFTGATE_FAILPOINTS_DELAY_MS'] ?? 0);
+  if (!Number.isInteger(delay) || delay < 0) throw new Error('RAFTGATE_FAILPOINTS_DELAY_MS must be a whole number of milliseconds');
+  envActiveFromMs = Date.now() + delay;
+  for (const [k, v] of parseFailpoints(spec)) {
+    armed.set(k, v);
+    envArmed.add(k);
+  }
 }
 
 export function armFailpoint(name: FailpointName, action: FailpointAction): void {
   if (!envLoaded) loadEnv();
   armed.set(name, action);
+  envArmed.delete(name);
 }
 
 export function disarmFailpoint(name: FailpointName): void {
   armed.delete(name);
+  envArmed.delete(name);
 }
 
 /**
@@ -57,6 +71,7 @@ export function failpoint(name: FailpointName): Promise<void> | undefined {
   if (armed.size === 0) return undefined;
   const a = armed.get(name);
   if (a === undefined) return undefined;
+  if (envArmed.has(name) && Date.now() < envActiveFromMs) return undefined;
   switch (a.kind) {
     case 'exit':
       process.exit(137);
