@@ -741,8 +741,13 @@ export class RaftNode implements KvNode {
     const termVote = hs !== undefined && (hs.term !== this.savedHardState.term || hs.vote !== this.savedHardState.vote);
     const parallel = this.raw.raft.role === 'leader' && !termVote && !this.writes.some((w) => w.termVote);
     const first = rd.entries[0];
-    // Entries that overwrite a conflicting suffix are not durable until their write is.
-    if (first !== undefined && first.index <= this.durableIndex) this.durableIndex = first.index - 1;
+    // Entries that overwrite a conflicting suffix are not durable until their
+    // write is; a write still in flight makes durable only what this append
+    // leaves of it, or its landing would claim the new entries (test/sim seed 35).
+    if (first !== undefined) {
+      if (first.index <= this.durableIndex) this.durableIndex = first.index - 1;
+      for (const w of this.writes) if (w.upTo >= first.index) w.upTo = first.index - 1;
+    }
     this.mem.append(rd.entries);
     if (hs !== undefined) this.mem.setHardState(hs);
 
@@ -754,8 +759,11 @@ export class RaftNode implements KvNode {
       if (now.length > 0) this.o.network.send(now);
     }
 
-    if (rd.entries.length > 0 || (hs !== undefined && rd.mustSync)) {
-      // A commit-only change is not written: it is recomputed from the leader after a crash.
+    if (rd.entries.length > 0 || hs !== undefined) {
+      // A commit-only change is written too (the WAL group-commits it): a
+      // member restarts in the configuration its durable commit reaches, and
+      // one restarted from a stale commit may vote, or even lead, in a
+      // configuration the cluster left long ago (test/sim seeds 3703, 103).
       if (hs !== undefined) this.savedHardState = hs;
       const last = rd.entries[rd.entries.length - 1];
       const w: PendingWrite = { upTo: last === undefined ? -1 : last.index, held, termVote, done: false };
