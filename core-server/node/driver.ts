@@ -735,7 +735,7 @@ export class RaftNode implements KvNode {
       }
       this.durableIndex = rd.snapshot.meta.index;
       this.pendingApply = this.pendingApply.filter((e) => e.index > this.durableIndex);
-      this.raw.reportDurable(this.durableIndex);
+      this.reportDurable();
     }
     const hs = rd.hardState;
     const termVote = hs !== undefined && (hs.term !== this.savedHardState.term || hs.vote !== this.savedHardState.vote);
@@ -811,7 +811,7 @@ export class RaftNode implements KvNode {
     }
     if (!moved) return;
     if (this.stopped) return this.notifyIdle();
-    this.raw.reportDurable(this.durableIndex);
+    this.reportDurable();
     if (!this.installing) {
       let n = 0;
       while (n < this.pendingApply.length && this.pendingApply[n]!.index <= this.durableIndex) this.apply(this.pendingApply[n++]!);
@@ -820,6 +820,17 @@ export class RaftNode implements KvNode {
     }
     this.notifyIdle();
     this.scheduleLoop();
+  }
+
+  /**
+   * Tells Raft how far the log is durable, naming the entry there as it was
+   * written: a write that lands after Raft took a newer leader's overwrite
+   * (between step() and the next Ready) is then ignored, not counted.
+   */
+  private reportDurable(): void {
+    if (this.durableIndex > this.mem.lastIndex()) return;
+    const term = this.mem.term(this.durableIndex);
+    if (term !== 'compacted') this.raw.reportDurable(this.durableIndex, term);
   }
 
   private drainWrites(): Promise<void> {

@@ -15,6 +15,13 @@ export class RaftLog {
   readonly unstable: Unstable;
   committed: number;
   applied: number;
+  /**
+   * Every entry up to here is known durable on this member's disk (kept
+   * for asyncStorageWrites: Raft.reportDurable raises it). An append that
+   * rewrites entries at or below it, or a snapshot that replaces the log,
+   * lowers it: the entries now at those indexes were never written.
+   */
+  durable: number;
   /** Cap on the bytes of committed entries handed out in one Ready. */
   private readonly nextEntsBytesMax: number;
 
@@ -26,6 +33,8 @@ export class RaftLog {
     // Everything up to the storage's snapshot is committed and applied by definition.
     this.committed = firstIndex - 1;
     this.applied = firstIndex - 1;
+    // What storage holds at start is on disk (the driver loaded it from there).
+    this.durable = lastIndex;
     this.nextEntsBytesMax = nextEntsBytesMax;
   }
 
@@ -86,6 +95,7 @@ export class RaftLog {
     const first = entries[0];
     if (first === undefined) return this.lastIndex();
     assert(first.index - 1 >= this.committed, `append at ${first.index} would overwrite committed ${this.committed}`);
+    if (first.index <= this.durable) this.durable = first.index - 1;
     this.unstable.truncateAndAppend(entries);
     return this.lastIndex();
   }
@@ -169,6 +179,8 @@ export class RaftLog {
 
   restore(s: Snapshot): void {
     this.committed = s.meta.index;
+    // Nothing after the snapshot survives it; the snapshot itself is committed.
+    if (this.durable > s.meta.index) this.durable = s.meta.index;
     this.unstable.restore(s);
   }
 

@@ -109,8 +109,6 @@ export class Raft {
   private readonly preVote: boolean;
   private readonly checkQuorum: boolean;
   private readonly asyncStorageWrites: boolean;
-  /** Highest index of this member's log known durable (asyncStorageWrites only). */
-  private localDurable = 0;
 
   private votes = new Map<MemberId, boolean>();
   /** The member we are handing leadership to, or NONE. */
@@ -141,8 +139,6 @@ export class Raft {
     this.checkQuorum = c.checkQuorum ?? true;
     this.asyncStorageWrites = c.asyncStorageWrites ?? false;
     this.raftLog = new RaftLog(c.storage, c.maxCommittedSizePerReady ?? 64 * 1024 * 1024);
-    // What storage holds at start is on disk (the driver loaded it from there).
-    this.localDurable = this.raftLog.lastIndex();
 
     const { hardState, voters } = c.storage.initialState();
     for (const id of voters) this.prs.set(id, this.newProgress());
@@ -221,7 +217,7 @@ export class Raft {
     const lastIndex = this.raftLog.lastIndex();
     for (const id of this.prs.keys()) {
       const pr = this.newProgress();
-      if (id === this.id) pr.match = this.asyncStorageWrites ? Math.min(lastIndex, this.localDurable) : lastIndex;
+      if (id === this.id) pr.match = this.asyncStorageWrites ? Math.min(lastIndex, this.raftLog.durable) : lastIndex;
       this.prs.set(id, pr);
     }
     this.pendingConfIndex = 0;
@@ -671,17 +667,24 @@ export class Raft {
   }
 
   /**
-   * asyncStorageWrites: this member's log is durable up to `index`. On the
-   * leader that is its own vote in the quorum; a commit it enables is
-   * broadcast at once.
+   * asyncStorageWrites: this member's log is durable up to entry (index,
+   * term). On the leader that is its own vote in the quorum; a commit it
+   * enables is broadcast at once.
+   *
+   * The term tells a stale report apart: if a newer leader's append
+   * replaced the entry at `index` after it was handed to the disk, what
+   * landed is not what the log holds now, and nothing is learnt (as in
+   * Unstable.stableTo). Without it, a member whose log was overwritten would
+   * count the new entries as durable once it led (test/sim seed 34).
    */
-  reportDurable(index: number): void {
+  reportDurable(index: number, term: number): void {
     assert(this.asyncStorageWrites, 'reportDurable needs asyncStorageWrites');
-    if (index > this.localDurable) this.localDurable = index;
+    if (!this.raftLog.matchTerm(index, term)) return;
+    if (index > this.raftLog.durable) this.raftLog.durable = index;
     if (this.role !== 'leader') return;
     const self = this.prs.get(this.id);
     if (self === undefined) return;
-    if (self.maybeUpdate(Math.min(this.localDurable, this.raftLog.lastIndex())) && this.maybeCommit()) {
+    if (self.maybeUpdate(Math.min(this.raftLog.durable, this.raftLog.lastIndex())) && this.maybeCommit()) {
       this.releasePendingReadIndex();
       this.bcastAppend();
     }

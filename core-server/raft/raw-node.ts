@@ -158,9 +158,13 @@ export class RawNode {
     this.raft.transferLeader(to);
   }
 
-  /** With asyncStorageWrites: everything up to `index` in this member's log is durable now. */
-  reportDurable(index: number): void {
-    this.raft.reportDurable(index);
+  /**
+   * With asyncStorageWrites: this member's log is durable up to entry
+   * (index, term) — the last entry of the write that landed. A report whose
+   * entry has since been replaced by a newer leader's append is ignored.
+   */
+  reportDurable(index: number, term: number): void {
+    this.raft.reportDurable(index, term);
   }
 
   reportSnapshot(id: MemberId, ok: boolean): void {
