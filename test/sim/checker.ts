@@ -17,6 +17,15 @@
 //                        disk the durable commit never goes back; a restart
 //                        resumes from the durable commit
 //   ordering             applied <= committed <= last index
+//   durability           (the Ready contract's "persist before"; checked against
+//                        what each disk would give back after a crash now,
+//                        disk.ts's durable view, unless turned off)
+//                        a granted vote is durable; an accepted append is
+//                        durable up to the index it acknowledges; a leader's
+//                        term is durable before it sends in it; an entry is
+//                        applied only once durable locally; with
+//                        asyncStorageWrites, a leader's commit index names an
+//                        entry durable on a majority of its voters
 //
 // "Known committed" is what a member's Ready said was committed once that
 // Ready was done (durable): the leader counts its own entries before its
@@ -25,7 +34,7 @@
 // committed in: a stale candidate that collects old votes after a pause may
 // still lead an old term, and need not hold what later terms committed.
 
-import type { Entry, MemberId } from '../../core-server/raft/types.js';
+import type { Entry, MemberId, Message } from '../../core-server/raft/types.js';
 import type { SimMember } from './member.js';
 
 export class Violation extends Error {
@@ -46,6 +55,8 @@ interface Track {
   unstableRef: readonly Entry[] | undefined;
   /** Leader of (term) already checked for completeness. */
   leaderTerm: number;
+  /** A leader's commit index has been checked for durable copies up to here. */
+  durableCommitChecked: number;
 }
 
 const decoder = new TextDecoder();
@@ -84,7 +95,7 @@ export class Checker {
   /** A member (re)started from its disk: check what it recovered against history. */
   started(m: SimMember): void {
     const log = m.raw.raft.raftLog;
-    const t: Track = { incarnation: m.incarnation, commitSeen: log.committed, checkedCommit: 0, unstableRef: undefined, leaderTerm: 0 };
+    const t: Track = { incarnation: m.incarnation, commitSeen: log.committed, checkedCommit: 0, unstableRef: undefined, leaderTerm: 0, durableCommitChecked: log.committed };
     this.track.set(m.id, t);
     // Every entry of the recovered log must fit the history (a replay that
     // keeps stale entries after a snapshot would break log matching here).
@@ -181,6 +192,57 @@ export class Checker {
     }
     t.checkedCommit = commit;
     if (commit > this.committedMax) this.committedMax = commit;
+  }
+
+  /** A message leaves `m`: what it claims must already be durable on m's disk. */
+  sent(m: SimMember, msg: Message): void {
+    const d = m.disk;
+    if (msg.type === 'voteResp') {
+      if (msg.reject) return;
+      const hs = d.durableHardState;
+      if (hs !== undefined && (hs.term > msg.term || (hs.term === msg.term && hs.vote === msg.to))) return;
+      this.fail('durability', `${m.id} grants ${msg.to} its vote in term ${msg.term}, but its durable hard state is ${hs === undefined ? 'none' : `term ${hs.term} vote ${hs.vote || '-'}`}`);
+    } else if (msg.type === 'appResp') {
+      // An ack made in an older term may go out after a newer leader overwrote
+      // what it acknowledged (test/sim seed 158, ready driver): it was durable
+      // before any later vote, which is all Raft needs. Only current acks are checked.
+      if (msg.reject || msg.index === 0 || msg.term !== m.raw.raft.term || d.holdsUpTo(msg.index)) return;
+      this.fail('durability', `${m.id} acknowledges ${msg.to}'s entries up to ${msg.index} before they are durable`);
+    } else if (msg.type === 'app' || msg.type === 'heartbeat' || msg.type === 'snap' || msg.type === 'timeoutNow') {
+      const term = d.durableHardState?.term ?? 0;
+      if (term >= msg.term) return;
+      this.fail('durability', `${m.id} sends ${msg.type} in term ${msg.term} before that term is durable (durable term ${term})`);
+    }
+  }
+
+  /** `m` applies `e`: it must be durable in m's own log (or under a durable snapshot). */
+  appliedDurable(m: SimMember, e: Entry): void {
+    if (!m.disk.holds(e.index, e.term)) this.fail('durability', `${m.id} applies (${e.index}, term ${e.term}) before it is durable there`);
+  }
+
+  /**
+   * asyncStorageWrites: whenever a leader's commit index moves, the entry it
+   * names must be durable on a majority of the leader's voters. Checked
+   * right after the Raft input that moved it, before the driver applies
+   * anything (applying a conf change changes the voters).
+   */
+  durableCommit(m: SimMember, member: (id: MemberId) => SimMember | undefined): void {
+    const t = this.track.get(m.id);
+    if (t === undefined) return;
+    const r = m.raw.raft;
+    const c = r.raftLog.committed;
+    if (c <= t.durableCommitChecked) return;
+    t.durableCommitChecked = c;
+    if (r.role !== 'leader') return;
+    const term = r.raftLog.term(c);
+    if (term === undefined) this.fail('durability', `${m.id} commits ${c}, a compacted index`);
+    const voters = r.voters();
+    const holders = voters.filter((id) => member(id)?.disk.holds(c, term) === true);
+    if (holders.length >= Math.floor(voters.length / 2) + 1) return;
+    this.fail(
+      'durability',
+      `leader ${m.id} (term ${r.term}) commits (${c}, term ${term}) but it is durable only on ${holders.join(',') || 'none'} of ${voters.join(',')}`,
+    );
   }
 
   applied(m: SimMember, e: Entry, hash: number): void {

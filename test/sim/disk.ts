@@ -20,6 +20,13 @@
 // term (then they continue it, as after a local compaction). Otherwise an
 // overwritten suffix would come back after the snapshot (test/sim seed 1395).
 // walReplay 'production' replays by the rules as written, to show that.
+//
+// The disk also keeps a durable view: the (index, term) of every entry a
+// restart would read back now, the newest snapshot that covers a prefix,
+// and the last durable hard state. It is updated as records become durable,
+// so the checker can ask "is this durable here?" in O(1) after any event.
+// It is what lets the invariants check the driver's durability rules when
+// the driver breaks them, not only when a crash later exposes it.
 
 import type { Entry, HardState, Snapshot } from '../../core-server/raft/types.js';
 import type { SimRandom } from './random.js';
@@ -83,6 +90,12 @@ export class SimDisk {
   private markerIndex = 0;
   /** Durable hard-state commit, to check it never goes back on disk. */
   durableCommit = 0;
+  /** The last durable hard state (what a restart would start from). */
+  durableHardState: HardState | undefined = undefined;
+  /** Durable view: term of the durable entry at each index above `durableCovered`. */
+  private durableTerms: number[] = [];
+  /** Durable view: every index up to here is covered by a durable snapshot (file or WAL marker). */
+  private durableCovered = 0;
   syncs = 0;
 
   constructor(
@@ -138,7 +151,7 @@ export class SimDisk {
     if (op === undefined || op.token !== token) throw new Error(`disk: completion of ${token} out of order`);
     this.ops.shift();
     if (op.kind === 'snapshot') {
-      if (this.snapFile === undefined || op.snapshot.meta.index > this.snapFile.meta.index) this.snapFile = op.snapshot;
+      this.snapshotLanded(op.snapshot);
       return;
     }
     let n = 0;
@@ -146,27 +159,67 @@ export class SimDisk {
     for (const b of this.buffered.splice(0, n)) this.makeDurable(b.rec);
   }
 
+  private snapshotLanded(snap: Snapshot): void {
+    if (this.snapFile !== undefined && snap.meta.index <= this.snapFile.meta.index) return;
+    this.snapFile = snap;
+    this.viewSnapshot(snap.meta.index, snap.meta.term);
+  }
+
   private makeDurable(rec: WalRecord): void {
-    if (rec.kind === 'hardState') {
-      if (rec.hardState.commit < this.durableCommit) {
-        throw new Error(`durable commit went back from ${this.durableCommit} to ${rec.hardState.commit}`);
+    switch (rec.kind) {
+      case 'hardState':
+        if (rec.hardState.commit < this.durableCommit) {
+          throw new Error(`durable commit went back from ${this.durableCommit} to ${rec.hardState.commit}`);
+        }
+        this.durableCommit = rec.hardState.commit;
+        this.durableHardState = rec.hardState;
+        break;
+      case 'entry': {
+        // The replay rule: an entry replaces the one at its index and everything after it.
+        const e = rec.entry;
+        if (e.index <= this.durableCovered) break;
+        this.durableTerms.length = e.index;
+        this.durableTerms[e.index] = e.term;
+        break;
       }
-      this.durableCommit = rec.hardState.commit;
+      case 'snapMarker':
+        this.viewSnapshot(rec.index, rec.term);
+        break;
+      case 'torn':
+        break;
     }
     this.durable.push(rec);
+  }
+
+  /** A snapshot at (index, term) became durable: it covers its prefix, and replaces a suffix that diverged from it. */
+  private viewSnapshot(index: number, term: number): void {
+    if (index <= this.durableCovered) return;
+    if (this.replay === 'contract' && this.durableTerms[index] !== term) this.durableTerms.length = index + 1;
+    this.durableCovered = index;
+  }
+
+  /** Whether a restart now would read entry (index, term) back (or a snapshot covering it). */
+  holds(index: number, term: number): boolean {
+    return index <= this.durableCovered || this.durableTerms[index] === term;
+  }
+
+  /** Whether a restart now would read back some entry at every index up to `index`. */
+  holdsUpTo(index: number): boolean {
+    return index <= this.durableCovered || this.durableTerms.length > index;
   }
 
   /** Power loss: pending operations die, the page cache is partly flushed, maybe torn. */
   crash(): CrashReport {
     let snapshotSaved: boolean | undefined;
-    const pendingSnap = this.ops.find((o) => o.kind === 'snapshot');
-    if (pendingSnap !== undefined && pendingSnap.kind === 'snapshot') {
-      // The driver writes nothing after a snapshot save until it completes,
-      // so whether its rename happened is independent of the WAL's buffer.
-      snapshotSaved = this.rnd.chance(0.5);
-      if (snapshotSaved && (this.snapFile === undefined || pendingSnap.snapshot.meta.index > this.snapFile.meta.index)) {
-        this.snapFile = pendingSnap.snapshot;
-      }
+    for (const op of this.ops) {
+      if (op.kind !== 'snapshot') continue;
+      // A snapshot file is its own file (temp, fsync, rename): whether its
+      // rename happened is independent of the WAL's page cache, and of any
+      // other snapshot save in flight (a pipelining driver can have WAL
+      // writes and a compaction's save in flight at once).
+      const landed = this.rnd.chance(0.5);
+      snapshotSaved = snapshotSaved === true || landed;
+      if (landed) this.snapshotLanded(op.snapshot);
     }
     const kept = this.rnd.int(0, this.buffered.length);
     const torn = kept < this.buffered.length && this.rnd.chance(0.5);
@@ -227,6 +280,10 @@ export class SimDisk {
       throw new DiskCorruption(`WAL starts at ${firstKept.index} but the newest snapshot ends at ${snapIndex}`);
     }
     this.markerIndex = markerIndex;
+    // The durable view becomes exactly what this restart read.
+    this.durableCovered = Math.max(snapIndex, markerIndex);
+    this.durableTerms = [];
+    for (const e of entries) this.durableTerms[e.index] = e.term;
     return { hardState, snapshot: this.snapFile, entries };
   }
 

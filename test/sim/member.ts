@@ -1,16 +1,13 @@
 // One simulated member: a RawNode, its MemoryStorage (the in-memory view the
-// core reads), its SimDisk (what survives a crash), a toy state machine, and
-// the sim driver that obeys the Ready contract of core-server/raft/raw-node.ts:
+// core reads), its SimDisk (what survives a crash) and a toy state machine.
+// What is the same for every driver lives here (start from disk, crash,
+// apply, snapshot images); the Ready loop itself is one of two sim drivers,
+// chosen per schedule:
 //
-//   idle ──hasReady──► ready() ─┬─ leader, term/vote unchanged: send rd.messages now (rule 2,
-//                               │  the thesis §10.2.1 parallel append; only if leaderParallel)
-//                               ├─ rd.snapshot: save the snapshot file ──► (done) ─┐
-//                               ├─ write WAL: marker, entries, hardState ◄─────────┘
-//                               │     mustSync: fsync ──► waiting (ticks and steps go on;
-//                               │                         takeUrgentMessages() sent at once)
-//                               ▼
-//            finish: storage ← snapshot/entries/hardState; send rd.messages (if not yet);
-//                    apply snapshot, committedEntries; read states; advance(rd) ──► idle
+//   ready-driver.ts      ReadyMember: one Ready at a time (the contract in
+//                        core-server/raft/raw-node.ts), Raft's default mode
+//   pipelined-driver.ts  PipelinedMember: core-server/node/driver.ts's write
+//                        pipelining with asyncStorageWrites
 //
 // The state machine is a hash chain over the applied entries: equal hashes
 // at an index mean equal histories, so comparing one number per index (and
@@ -20,8 +17,25 @@ import { RawNode, type Ready } from '../../core-server/raft/raw-node.js';
 import { MemoryStorage } from '../../core-server/raft/storage.js';
 import { decodeConfChange } from '../../core-server/raft/conf-change.js';
 import type { ConfChange, Entry, HardState, MemberId, Message, ReadState, Snapshot } from '../../core-server/raft/types.js';
-import { SimDisk, type CrashReport, type DiskLatency, type WalReplay } from './disk.js';
+import { SimDisk, type CrashReport, type DiskLatency, type Recovered, type WalReplay } from './disk.js';
 import type { SimRandom } from './random.js';
+
+/** Which sim driver runs the members of a schedule. */
+export type DriverKind = 'ready' | 'pipelined';
+
+/**
+ * Deliberate bugs in the pipelined driver, for measuring what the
+ * simulator catches (design.md). Each breaks one rule of
+ * core-server/node/driver.ts:
+ *   sendHeldEarly       every message goes out at once, none waits for its write
+ *   countSelfAtAppend   Raft without asyncStorageWrites: the leader counts itself at append
+ *   applyBeforeDurable  committed entries are applied at once, durable here or not
+ *   noDurableLowering   an append over entries at or below the durable index (or over
+ *                       a write in flight) leaves the durable index where it was
+ */
+export type PipelineMutation = 'sendHeldEarly' | 'countSelfAtAppend' | 'applyBeforeDurable' | 'noDurableLowering';
+
+export const PIPELINE_MUTATIONS: readonly PipelineMutation[] = ['sendHeldEarly', 'countSelfAtAppend', 'applyBeforeDurable', 'noDurableLowering'];
 
 export interface RaftParams {
   electionTicks: number;
@@ -39,6 +53,8 @@ export interface RaftParams {
    * crash can take back. The invariants must catch it.
    */
   unsafeSendBeforePersist?: boolean;
+  /** The pipelined driver only: a deliberately broken rule (see PipelineMutation). */
+  pipelineMutation?: PipelineMutation;
 }
 
 /** What a member needs from the simulation around it. */
@@ -47,8 +63,18 @@ export interface MemberEnv {
   send(from: SimMember, msgs: readonly Message[]): void;
   /** Schedules disk operation `token` of `member` to complete at `doneAt`. */
   diskOp(member: SimMember, token: number, doneAt: number): void;
+  /** Runs `run` a moment later in this life of `member` (its setImmediate; it waits out a pause like every event of the member). */
+  loop(member: SimMember, run: () => void): void;
   readyTaken(member: SimMember, rd: Ready): void;
-  finished(member: SimMember, rd: Ready): void;
+  /**
+   * A Ready is done (`hardState` its hard state, if any) or, for the
+   * pipelined driver, entries were applied after a write landed (undefined):
+   * what the hard state's commit names is known committed, and the member
+   * may take a snapshot.
+   */
+  finished(member: SimMember, hardState: HardState | undefined): void;
+  /** Raft input may have moved a leader's commit index (asyncStorageWrites: it must stand on durable copies). */
+  commitMoved(member: SimMember): void;
   applied(member: SimMember, e: Entry, hash: number): void;
   snapshotInstalled(member: SimMember, index: number, hash: number): void;
   readState(member: SimMember, rs: ReadState): void;
@@ -90,14 +116,7 @@ export function chainHash(prev: number, e: Entry): number {
   return h >>> 0;
 }
 
-interface Waiting {
-  rd: Ready;
-  sentEarly: boolean;
-  token: number;
-  stage: 'snapshot' | 'wal';
-}
-
-export class SimMember {
+export abstract class SimMember {
   raw!: RawNode;
   storage!: MemoryStorage;
   readonly disk: SimDisk;
@@ -110,28 +129,32 @@ export class SimMember {
   removed = false;
   appliedIndex = 0;
   hash = 0;
-  private waiting: Waiting | undefined;
-  /** Term and vote of the last hard state handed to the disk (what rule 2 needs durable). */
-  private lastTerm = 0;
-  private lastVote: MemberId = '';
-  private lastWrittenCommit = 0;
-  /** Snapshot saves in flight for compaction: token → snapshot whose WAL marker follows. */
-  private compacting = new Map<number, Snapshot>();
-  /** Set while applying the Ready in which this member applied its own removal. */
-  private stopAfterReady = false;
+  /** Set while applying the Ready (or the write) in which this member applied its own removal. */
+  protected stopAfterReady = false;
 
   constructor(
     readonly id: MemberId,
     /** The configuration a brand-new data dir starts with (initial cluster, or the one it joins). */
     readonly bootstrapVoters: readonly MemberId[],
-    private readonly params: RaftParams,
+    protected readonly params: RaftParams,
     private readonly rnd: SimRandom,
     latency: DiskLatency,
-    private readonly env: MemberEnv,
+    protected readonly env: MemberEnv,
     walReplay: WalReplay = 'contract',
   ) {
     this.disk = new SimDisk(rnd.fork(), latency, walReplay);
   }
+
+  /** Whether Raft runs with asyncStorageWrites (the leader counts itself only once told its log is durable). */
+  protected abstract asyncStorageWrites(): boolean;
+  /** A new life starts from `rec`: forget every write and snapshot of the last one. */
+  protected abstract resetDriver(rec: Recovered): void;
+  /** Runs the Ready loop as far as it can go without waiting for the disk. */
+  abstract pump(): void;
+  /** The disk finished operation `token` (ignored if it belongs to an earlier life). */
+  abstract diskDone(token: number): void;
+  /** Snapshots the state machine at its applied index and compacts the log, keeping `keep` entries. */
+  abstract compact(keep: number): boolean;
 
   /** Starts (or restarts) from what is durable, exactly as a real process would. */
   start(): void {
@@ -153,13 +176,9 @@ export class SimMember {
       this.appliedIndex = 0;
       this.hash = 0;
     }
-    this.lastTerm = rec.hardState?.term ?? 0;
-    this.lastVote = rec.hardState?.vote ?? '';
-    this.lastWrittenCommit = rec.hardState?.commit ?? 0;
+    this.resetDriver(rec);
     this.incarnation++;
     this.alive = true;
-    this.waiting = undefined;
-    this.compacting.clear();
     this.stopAfterReady = false;
     this.raw = new RawNode({
       id: this.id,
@@ -172,117 +191,24 @@ export class SimMember {
       checkQuorum: true,
       maxSizePerMsg: this.params.maxSizePerMsg,
       maxInflightMsgs: this.params.maxInflightMsgs,
+      ...(this.asyncStorageWrites() ? { asyncStorageWrites: true } : {}),
     });
   }
 
   crash(): CrashReport {
     this.alive = false;
-    this.waiting = undefined;
-    this.compacting.clear();
     return this.disk.crash();
   }
 
-  get busy(): boolean {
-    return this.waiting !== undefined;
+  /** Replaces the state machine with a snapshot's image. */
+  protected installImage(snap: Snapshot): void {
+    const img = decodeImage(snap.data);
+    this.appliedIndex = img.index;
+    this.hash = img.hash;
+    this.env.snapshotInstalled(this, img.index, img.hash);
   }
 
-  /** Runs the Ready loop as far as it can go without waiting for the disk. */
-  pump(): void {
-    if (!this.alive) return;
-    if (this.waiting !== undefined) {
-      // A Ready is being persisted: only what claims nothing durable may go out now.
-      const urgent = this.raw.takeUrgentMessages();
-      if (urgent.length > 0) this.env.send(this, urgent);
-      return;
-    }
-    for (let guard = 0; this.alive && this.raw.hasReady(); guard++) {
-      if (guard > 10_000) throw new Error(`member ${this.id}: the Ready loop does not settle`);
-      const rd = this.raw.ready();
-      this.env.readyTaken(this, rd);
-      const termVoteDurable = rd.hardState === undefined || (rd.hardState.term === this.lastTerm && rd.hardState.vote === this.lastVote);
-      const sentEarly = this.params.unsafeSendBeforePersist === true || (this.params.leaderParallel && this.raw.raft.role === 'leader' && termVoteDurable);
-      if (sentEarly) this.env.send(this, rd.messages);
-      if (rd.snapshot !== undefined) {
-        // Save the snapshot file first, then its WAL marker (core-server/node/storage.ts order).
-        const op = this.disk.saveSnapshot(this.env.now(), rd.snapshot);
-        this.waiting = { rd, sentEarly, token: op.token, stage: 'snapshot' };
-        this.env.diskOp(this, op.token, op.doneAt);
-        return;
-      }
-      this.writeWal(rd);
-      if (rd.mustSync) {
-        const op = this.disk.sync(this.env.now());
-        this.waiting = { rd, sentEarly, token: op.token, stage: 'wal' };
-        this.env.diskOp(this, op.token, op.doneAt);
-        return;
-      }
-      // Only the commit index moved: written, no fsync needed (mustSync is false).
-      this.finish(rd, sentEarly);
-    }
-  }
-
-  private writeWal(rd: Ready): void {
-    if (rd.snapshot !== undefined) this.disk.write({ kind: 'snapMarker', index: rd.snapshot.meta.index, term: rd.snapshot.meta.term });
-    for (const e of rd.entries) this.disk.write({ kind: 'entry', entry: e });
-    if (rd.hardState !== undefined) {
-      const hs: HardState = rd.hardState;
-      if (hs.commit < this.lastWrittenCommit) throw new Error(`member ${this.id}: hard state commit went back ${this.lastWrittenCommit} → ${hs.commit}`);
-      this.lastWrittenCommit = hs.commit;
-      this.lastTerm = hs.term;
-      this.lastVote = hs.vote;
-      this.disk.write({ kind: 'hardState', hardState: hs });
-    }
-  }
-
-  /** The disk finished operation `token` (ignored if it belongs to an earlier life). */
-  diskDone(token: number): void {
-    this.disk.complete(token);
-    const snap = this.compacting.get(token);
-    if (snap !== undefined) {
-      this.compacting.delete(token);
-      this.disk.write({ kind: 'snapMarker', index: snap.meta.index, term: snap.meta.term });
-      const op = this.disk.sync(this.env.now());
-      this.env.diskOp(this, op.token, op.doneAt);
-      return;
-    }
-    const w = this.waiting;
-    if (w === undefined || w.token !== token) return;
-    if (w.stage === 'snapshot') {
-      this.writeWal(w.rd);
-      const op = this.disk.sync(this.env.now());
-      this.waiting = { ...w, token: op.token, stage: 'wal' };
-      this.env.diskOp(this, op.token, op.doneAt);
-      return;
-    }
-    this.waiting = undefined;
-    this.finish(w.rd, w.sentEarly);
-    this.pump();
-  }
-
-  private finish(rd: Ready, sentEarly: boolean): void {
-    const s = this.storage;
-    if (rd.snapshot !== undefined) s.applySnapshot(rd.snapshot);
-    s.append(rd.entries);
-    if (rd.hardState !== undefined) s.setHardState(rd.hardState);
-    if (!sentEarly) this.env.send(this, rd.messages);
-    if (rd.snapshot !== undefined) {
-      const img = decodeImage(rd.snapshot.data);
-      this.appliedIndex = img.index;
-      this.hash = img.hash;
-      this.env.snapshotInstalled(this, img.index, img.hash);
-    }
-    for (const e of rd.committedEntries) this.apply(e);
-    for (const rs of rd.readStates) this.env.readState(this, rs);
-    this.raw.advance(rd);
-    this.env.finished(this, rd);
-    if (this.stopAfterReady) {
-      this.alive = false;
-      this.removed = true;
-      this.env.removedSelf(this);
-    }
-  }
-
-  private apply(e: Entry): void {
+  protected apply(e: Entry): void {
     if (e.index !== this.appliedIndex + 1) throw new Error(`member ${this.id}: applies ${e.index} after ${this.appliedIndex}`);
     this.hash = chainHash(this.hash, e);
     this.appliedIndex = e.index;
@@ -290,24 +216,19 @@ export class SimMember {
       const cc = decodeConfChange(e.data);
       const voters = this.raw.applyConfChange(cc);
       this.env.trace(`${this.id} applies ${cc.type} ${cc.id} at ${e.index}: voters ${voters.join(',')}`);
+      // A smaller quorum may commit more at once.
+      this.env.commitMoved(this);
       if (cc.type === 'addNode') this.env.addNode(this, cc, voters);
       else if (cc.id === this.id) this.stopAfterReady = true;
     }
     this.env.applied(this, e, this.hash);
   }
 
-  /** Snapshots the state machine at its applied index and compacts the log, keeping `keep` entries. */
-  compact(keep: number): boolean {
-    if (!this.alive || this.waiting !== undefined) return false;
-    const at = this.appliedIndex;
-    const s = this.storage;
-    if (at <= s.snapshot().meta.index || at > s.lastIndex()) return false;
-    const snap = s.createSnapshot(at, this.raw.raft.voters(), encodeImage({ index: at, hash: this.hash }));
-    const to = at - keep;
-    if (to > s.firstIndex()) s.compact(to);
-    const op = this.disk.saveSnapshot(this.env.now(), snap);
-    this.compacting.set(op.token, snap);
-    this.env.diskOp(this, op.token, op.doneAt);
-    return true;
+  /** After the Ready (or write) in which this member applied its own removal: like etcd, it stops. */
+  protected stopIfRemoved(): void {
+    if (!this.stopAfterReady || !this.alive) return;
+    this.alive = false;
+    this.removed = true;
+    this.env.removedSelf(this);
   }
 }

@@ -11,14 +11,15 @@
 // Any violation, core assertion or lack of progress throws a SimFailure that
 // names the seed and the command replaying it.
 
-import type { Ready } from '../../core-server/raft/raw-node.js';
 import { encodeConfChange } from '../../core-server/raft/conf-change.js';
-import type { ConfChange, Entry, MemberId, Message, ReadState } from '../../core-server/raft/types.js';
+import type { ConfChange, Entry, HardState, MemberId, Message, ReadState } from '../../core-server/raft/types.js';
 import { checkLogMatching } from '../raft/network.js';
 import { Checker, Violation } from './checker.js';
 import type { DiskLatency, WalReplay } from './disk.js';
 import { EventQueue } from './event-queue.js';
-import { SimMember, type MemberEnv, type RaftParams } from './member.js';
+import { SimMember, type DriverKind, type MemberEnv, type PipelineMutation, type RaftParams } from './member.js';
+import { PipelinedMember } from './pipelined-driver.js';
+import { ReadyMember } from './ready-driver.js';
 import { SimNetwork, type Envelope } from './net.js';
 import { SimRandom } from './random.js';
 import { scenarioFor, type FaultKind, type Scenario } from './scenarios.js';
@@ -38,6 +39,17 @@ export interface SimOptions {
   walReplay?: WalReplay;
   /** Break the driver on purpose (the simulator's own tests): see RaftParams.unsafeSendBeforePersist. */
   unsafeSendBeforePersist?: boolean;
+  /** Which sim driver runs the members: one Ready at a time (default), or pipelined like core-server/node/driver.ts. */
+  driver?: DriverKind;
+  /** Break one rule of the pipelined driver on purpose (design.md measures what is caught). */
+  pipelineMutation?: PipelineMutation;
+  /**
+   * Check the durability rules where they are used (a vote, an ack, an
+   * apply, a leader's commit), against what each disk would give back after
+   * a crash. Default true; off, only the consequences of breaking them are
+   * caught (design.md compares the two).
+   */
+  durabilityChecks?: boolean;
 }
 
 export interface SimStats {
@@ -96,20 +108,30 @@ export class SimFailure extends Error {
     readonly events: number,
     readonly scenario: string,
     override readonly cause: unknown,
+    readonly driver: DriverKind = 'ready',
   ) {
     const why = cause instanceof Error ? cause.message : String(cause);
-    super(`simulation failed: seed ${seed}, ${members} members, ${events} events (scenario ${scenario}): ${why}\n  replay: ${replayCommand(seed, members, events)} --trace`);
+    super(
+      `simulation failed: seed ${seed}, ${members} members, ${events} events (scenario ${scenario}, driver ${driver}): ${why}\n  replay: ${replayCommand(seed, members, events, driver)} --trace`,
+    );
+  }
+
+  /** The invariant that failed ('core' for a core assertion or any other error). */
+  get invariant(): string {
+    return this.cause instanceof Violation ? this.cause.invariant : 'core';
   }
 }
 
-export function replayCommand(seed: number, members: number, events: number): string {
-  return `npm run sim -- --seed ${seed} --members ${members} --events ${events}`;
+export function replayCommand(seed: number, members: number, events: number, driver: DriverKind = 'ready'): string {
+  return `npm run sim -- --seed ${seed} --members ${members} --events ${events}${driver === 'ready' ? '' : ` --driver ${driver}`}`;
 }
 
 type SimEvent =
   | { kind: 'tick'; id: MemberId; inc: number }
   | { kind: 'deliver'; env: Envelope }
   | { kind: 'disk'; id: MemberId; inc: number; token: number }
+  /** The pipelined driver's Ready loop, run a moment after the input that scheduled it. */
+  | { kind: 'loop'; id: MemberId; inc: number; run: () => void }
   | { kind: 'act'; what: string; run: () => void };
 
 interface Proposal {
@@ -166,15 +188,25 @@ export class Simulation implements MemberEnv {
    */
   private readonly snapshotReportsLie: boolean;
   readonly stats: SimStats = emptyStats();
-
+  readonly driver: DriverKind;
+  private readonly durabilityChecks: boolean;
+  /** Delays of the pipelined driver's loop events (its own stream: the ready driver draws nothing from it). */
+  private readonly loopRnd: SimRandom;
 
   constructor(private readonly opts: SimOptions) {
+    this.driver = opts.driver ?? 'ready';
+    this.durabilityChecks = opts.durabilityChecks ?? true;
+    this.loopRnd = new SimRandom(opts.seed ^ 0x27d4eb2f);
     this.seed = opts.seed;
     this.scenario = scenarioFor(opts.seed);
     this.rnd = new SimRandom(opts.seed);
     this.tracer = opts.trace;
     const r = this.rnd;
     this.raftParams = { ...this.scenario.raft(r), unsafeSendBeforePersist: opts.unsafeSendBeforePersist === true };
+    if (opts.pipelineMutation !== undefined) {
+      if (this.driver !== 'pipelined') throw new Error(`mutation ${opts.pipelineMutation} needs the pipelined driver`);
+      this.raftParams.pipelineMutation = opts.pipelineMutation;
+    }
     // Choices added later draw from their own stream, so earlier seeds keep their runs where they can.
     this.extra = new SimRandom(opts.seed ^ 0x1b873593);
     const timing = this.extra.pick([
@@ -213,7 +245,7 @@ export class Simulation implements MemberEnv {
       }
     }
     this.trace(
-      `seed ${opts.seed} scenario ${this.scenario.name} bootstrap ${this.bootstrap} raft ${JSON.stringify(this.raftParams)} net ${JSON.stringify(this.net.params)} disk ${JSON.stringify(this.diskLatency)} snapshotEvery ${this.snapshotEvery}`,
+      `seed ${opts.seed} scenario ${this.scenario.name} driver ${this.driver} bootstrap ${this.bootstrap} raft ${JSON.stringify(this.raftParams)} net ${JSON.stringify(this.net.params)} disk ${JSON.stringify(this.diskLatency)} snapshotEvery ${this.snapshotEvery}`,
     );
   }
 
@@ -229,7 +261,7 @@ export class Simulation implements MemberEnv {
       this.requireProgress();
       this.finalChecks();
     } catch (err) {
-      throw new SimFailure(this.opts.seed, this.opts.members, this.opts.events, this.scenario.name, err);
+      throw new SimFailure(this.opts.seed, this.opts.members, this.opts.events, this.scenario.name, err, this.driver);
     }
     this.stats.virtualMs = Math.round(this.q.now);
     this.stats.elections = this.checker.leaders.size;
@@ -242,7 +274,8 @@ export class Simulation implements MemberEnv {
   private step(): void {
     const t = this.q.pop();
     if (t === undefined) throw new Error('the event queue ran dry');
-    this.stats.events++;
+    // A loop event continues the input that scheduled it: it is not counted as one more event.
+    if (t.event.kind !== 'loop') this.stats.events++;
     this.dispatch(t.event);
     this.checker.afterEvent(this.members.values());
     if (this.checker.leaders.size !== this.leadersSeen) {
@@ -302,6 +335,13 @@ export class Simulation implements MemberEnv {
         m.diskDone(ev.token);
         return;
       }
+      case 'loop': {
+        const m = this.members.get(ev.id)!;
+        if (!m.alive || m.incarnation !== ev.inc) return;
+        if (this.isPaused(m, ev)) return;
+        ev.run();
+        return;
+      }
       case 'act':
         if (this.tracer) this.trace(ev.what);
         ev.run();
@@ -336,7 +376,8 @@ export class Simulation implements MemberEnv {
   // ------------------------------------------------------------------ members
 
   private createMember(id: MemberId, voters: readonly MemberId[]): SimMember {
-    const m = new SimMember(id, voters, this.raftParams, this.rnd.fork(), { ...this.diskLatency }, this, this.opts.walReplay);
+    const Driver = this.driver === 'pipelined' ? PipelinedMember : ReadyMember;
+    const m = new Driver(id, voters, this.raftParams, this.rnd.fork(), { ...this.diskLatency }, this, this.opts.walReplay);
     this.members.set(id, m);
     this.deferred.set(id, []);
     // Clock drift: each member's tick interval is off by up to ±10%.
@@ -381,6 +422,7 @@ export class Simulation implements MemberEnv {
 
   send(from: SimMember, msgs: readonly Message[]): void {
     for (const msg of msgs) {
+      if (this.durabilityChecks) this.checker.sent(from, msg);
       // Frozen so that no member can mutate what another one received.
       Object.freeze(msg);
       if (msg.type === 'app') {
@@ -395,18 +437,32 @@ export class Simulation implements MemberEnv {
     this.q.at(doneAt, { kind: 'disk', id: member.id, inc: member.incarnation, token });
   }
 
+  loop(member: SimMember, run: () => void): void {
+    // setImmediate runs after the I/O callbacks already due: mostly at once,
+    // sometimes after a busy turn of the event loop (a burst of requests, a GC).
+    const r = this.loopRnd;
+    const delayMs = r.chance(0.9) ? r.between(0.005, 0.2) : r.between(0.5, 5);
+    this.q.after(delayMs, { kind: 'loop', id: member.id, inc: member.incarnation, run });
+  }
+
   readyTaken(): void {
     // Nothing to check when a Ready is taken: its effects are checked when it is done.
   }
 
-  finished(member: SimMember, rd: Ready): void {
-    if (rd.hardState !== undefined) this.checker.finished(member, rd.hardState.commit, rd.hardState.term);
+  finished(member: SimMember, hs: HardState | undefined): void {
+    if (hs !== undefined) this.checker.finished(member, hs.commit, hs.term);
     if (this.phase === 'chaos' && member.appliedIndex - member.storage.snapshot().meta.index >= this.snapshotEvery) {
       if (member.compact(this.rnd.int(0, 5))) this.stats.compactions++;
     }
   }
 
+  commitMoved(member: SimMember): void {
+    // Only with asyncStorageWrites: in Raft's default mode the leader counts itself at append (thesis §10.2.1).
+    if (this.driver === 'pipelined' && this.durabilityChecks) this.checker.durableCommit(member, (id) => this.members.get(id));
+  }
+
   applied(member: SimMember, e: Entry, hash: number): void {
+    if (this.durabilityChecks) this.checker.appliedDurable(member, e);
     this.checker.applied(member, e, hash);
     const mine = this.inflight.get(`${member.id}/${member.incarnation}`);
     const p = mine?.get(e.index);
