@@ -47,7 +47,7 @@ import {
   type SoftState,
 } from '../raft/index.js';
 import type { SnapMsg } from '../raft/types.js';
-import { createStore } from '../store/index.js';
+import { createStore, type StoreOptions } from '../store/index.js';
 import type { Command, KeyStore, StoreEvent, WriteRequest } from '../store/types.js';
 import { Ecode, V2Error } from '../store/v2-error.js';
 import type { EntryRecord } from '../wal/index.js';
@@ -110,6 +110,8 @@ export interface DriverOptions {
   pendingMax?: number;
   /** Seed for election jitter; random by default. */
   seed?: number;
+  /** The store's limits (history length, per-watcher queue); etcd's by default. */
+  storeOptions?: StoreOptions;
   /** The disk failed, or this member was removed or refused by its cluster: the process should stop. */
   onFatal?: (err: Error & { code?: string }) => void;
 }
@@ -156,7 +158,7 @@ export class RaftNode implements KvNode {
   readonly memberId: string;
   readonly clusterId: string;
   readonly name: string;
-  private readonly o: Required<Omit<DriverOptions, 'seed' | 'onFatal' | 'bootstrap' | 'recovered' | 'seedPeers'>>;
+  private readonly o: Required<Omit<DriverOptions, 'seed' | 'onFatal' | 'bootstrap' | 'recovered' | 'seedPeers' | 'storeOptions'>>;
   private readonly seedPeers: MemberInfo[];
   private readonly onFatal: (err: Error & { code?: string }) => void;
   private readonly raw: RawNode;
@@ -240,7 +242,7 @@ export class RaftNode implements KvNode {
     this.m = createDriverMetrics(opts.registry, this);
 
     // Rebuild the state machine and Raft's log from what is durable.
-    this.store = createStore();
+    this.store = createStore(opts.storeOptions);
     this.membership = new Membership();
     this.mem = new MemoryStorage([]);
     const { snapshot, hardState, entries } = opts.recovered;
@@ -492,6 +494,8 @@ export class RaftNode implements KvNode {
   private fatal(err: Error & { code?: string }): void {
     if (this.stopped) return;
     this.log.error({ err, code: err.code }, 'member cannot go on; stopping');
+    // Everyone waiting hears why (a failed disk, say), not just "stopping".
+    this.failAll(err);
     void this.stop();
     this.onFatal(err);
   }

@@ -1,4 +1,3 @@
-export type { KvNode, MemberInfo, WriteOutcome } from './types.js';
-export { SingleNode } from './single-node.js';
-export type { LogEntry, LogSink, Clock, SingleNodeOptions } from './single-node.js';
+export type { KvNode, MemberInfo, RaftStatus, WriteOutcome } from './types.js';
+export { RaftNode, type Clock, type DriverOptions, type DurableLog, type PeerNetwork } from './driver.js';
 export { encodeCommand, decodeCommand } from './command-codec.js';

@@ -1,6 +1,6 @@
 // What the client-facing layers (v2 HTTP API, native protocol) need from a
-// core member. The single-member driver implements it today; the Raft driver
-// implements the same surface, so the API does not change when Raft lands.
+// core member. The Raft driver (driver.ts) implements it; so can a test
+// double, which is why the layers above depend on this, not on the driver.
 
 import type { KeyStore, StoreEvent, WriteRequest } from '../store/types.js';
 import type { V2Error } from '../store/v2-error.js';

@@ -122,7 +122,8 @@ describe('native failures', () => {
     expect('error' in s && s.error.code).toBe('RG_ERR_NATIVE_TIMEOUT');
     expect('error' in s && s.error.sent).toBe(true);
     c.sink.release();
-    // The connection is still usable afterwards.
+    // The write lands once the disk lets it, and the connection is still usable.
+    await until(() => c.node.store.index > 0, 5000, 'the held write to land');
     const g = await cl.get(getParams('/slow'));
     expect('ok' in g).toBe(true);
   });

@@ -1,42 +1,26 @@
-// A core member's native server over a real store and a SingleNode with a
-// memory log, on 127.0.0.1 and a kernel-chosen port; and clients for it.
+// A core member's native server over the real Raft driver of a one-member
+// cluster whose log is memory (it can be made to hang), on 127.0.0.1 and a
+// kernel-chosen port; and clients for it.
 
 import { pino } from 'pino';
-import { Registry } from 'prom-client';
 import { startNativeServer } from '../../../core-server/api/native/server.js';
 import type { NativeServer, NativeServerOptions } from '../../../core-server/api/native/server.js';
-import { SingleNode } from '../../../core-server/node/index.js';
-import type { LogEntry, LogSink } from '../../../core-server/node/index.js';
-import { createStore } from '../../../core-server/store/index.js';
+import type { RaftNode } from '../../../core-server/node/driver.js';
 import type { StoreOptions } from '../../../core-server/store/index.js';
 import type { WriteKeyRequest } from '../../../core-server/api/v2-request.js';
 import type { WriteRequest } from '../../../core-server/store/types.js';
-import { MemorySink, MEMBER_ID, CLUSTER_ID } from '../api/harness.js';
+import type { Registry } from 'prom-client';
+import { startMemoryMember, type MemoryLog } from '../../helpers/memory-member.js';
+import { MEMBER_ID, CLUSTER_ID } from '../api/harness.js';
 
 export { MEMBER_ID, CLUSTER_ID };
 
 export const silent = pino({ level: 'silent' });
 
-/** A sink that can be made to hang (a write stays in flight until released). */
-export class GateSink implements LogSink {
-  readonly inner = new MemorySink();
-  hang = false;
-  private held: (() => void)[] = [];
-  async append(entries: LogEntry[]): Promise<void> {
-    if (this.hang) await new Promise<void>((r) => this.held.push(r));
-    await this.inner.append(entries);
-  }
-  release(): void {
-    this.hang = false;
-    const h = this.held;
-    this.held = [];
-    for (const r of h) r();
-  }
-}
-
 export interface Core {
-  node: SingleNode;
-  sink: GateSink;
+  node: RaftNode;
+  /** The member's log: `hang = true` holds writes in flight until `release()`. */
+  sink: MemoryLog;
   registry: Registry;
   server: NativeServer;
   url: string;
@@ -47,21 +31,12 @@ export interface Core {
 export type CoreOptions = Partial<Omit<NativeServerOptions, 'node' | 'listen' | 'logger' | 'registry'>> & { store?: StoreOptions; port?: number };
 
 export async function startCore(o: CoreOptions = {}): Promise<Core> {
-  const sink = new GateSink();
-  const node = new SingleNode({
-    store: createStore(o.store),
-    sink,
-    clock: { nowMs: () => Date.now() },
+  const { node, log, registry } = await startMemoryMember({
     memberId: MEMBER_ID,
     clusterId: CLUSTER_ID,
     name: 'native-test',
-    peerURLs: ['http://127.0.0.1:1'],
-    clientURLs: ['http://127.0.0.1:2'],
-    lastIndex: 0,
-    term: 3,
+    ...(o.store !== undefined ? { store: o.store } : {}),
   });
-  node.start();
-  const registry = new Registry();
   const { store: _s, port: _p, ...rest } = o;
   const start = (port: number) =>
     startNativeServer({
@@ -77,7 +52,7 @@ export async function startCore(o: CoreOptions = {}): Promise<Core> {
   const port = server.port;
   const core: Core = {
     node,
-    sink,
+    sink: log,
     registry,
     get server() {
       return server;
@@ -88,7 +63,7 @@ export async function startCore(o: CoreOptions = {}): Promise<Core> {
       server = await start(port);
     },
     async close() {
-      sink.release();
+      log.release();
       await server.close();
       await node.stop();
     },

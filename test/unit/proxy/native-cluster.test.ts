@@ -1,5 +1,5 @@
 // The native upstream's write placement, against in-process members (a real
-// store, SingleNode, native server and HTTP API each, on ephemeral ports):
+// store and Raft driver, native server and HTTP API each, on ephemeral ports):
 // a write is retried elsewhere only when it provably did not run or never
 // left the proxy, so a POST cannot create two in-order keys.
 
@@ -9,8 +9,7 @@ import { afterEach, describe, expect, test } from 'vitest';
 import { buildCoreApp } from '../../../core-server/api/app.js';
 import { startNativeServer } from '../../../core-server/api/native/server.js';
 import type { NativeServer } from '../../../core-server/api/native/server.js';
-import { SingleNode } from '../../../core-server/node/index.js';
-import { createStore } from '../../../core-server/store/index.js';
+import type { RaftNode } from '../../../core-server/node/driver.js';
 import { isProxyError } from '../../../proxy/errors.js';
 import { HttpClient } from '../../../proxy/upstream/http-client.js';
 import { NativeCluster } from '../../../proxy/upstream/native-cluster.js';
@@ -18,25 +17,30 @@ import type { ViewSink } from '../../../proxy/upstream/types.js';
 import { ProxySink } from '../../../proxy/app.js';
 import { UpstreamView } from '../../../proxy/watch/upstream-view.js';
 import { V2Error } from '../../../core-server/store/v2-error.js';
-import { GateSink } from '../native/harness.js';
+import { startMemoryMember, type MemoryLog } from '../../helpers/memory-member.js';
 import { silent, until } from './app-harness.js';
 import { putReq } from './fake-upstream.js';
 
 const CLUSTER = 'c0ffee00c0ffee00';
 
 /** A member whose idea of the leader the test sets (as an election would). */
-class Node extends SingleNode {
+type Node = RaftNode & {
   /** undefined: itself (a single member); null: no leader (an election). */
-  leader: string | null | undefined = undefined;
-  override leaderId(): string | null {
-    return this.leader === undefined ? super.leaderId() : this.leader;
-  }
+  leader: string | null | undefined;
+};
+
+function withLeaderOverride(raft: RaftNode): Node {
+  const node = raft as Node;
+  const own = raft.leaderId.bind(raft);
+  node.leader = undefined;
+  node.leaderId = () => (node.leader === undefined ? own() : node.leader);
+  return node;
 }
 
 interface Member {
   id: string;
   node: Node;
-  sink: GateSink;
+  sink: MemoryLog;
   native: NativeServer;
   http: FastifyInstance;
   registry: Registry;
@@ -49,21 +53,10 @@ afterEach(async () => {
 });
 
 async function member(id: string, historyMax = 1000): Promise<Member> {
-  const sink = new GateSink();
-  const node = new Node({
-    store: createStore({ historyMax }),
-    sink,
-    clock: { nowMs: () => Date.now() },
-    memberId: id,
-    clusterId: CLUSTER,
-    name: id,
-    peerURLs: ['http://127.0.0.1:1'],
-    clientURLs: [],
-    lastIndex: 0,
-    term: 2,
-  });
-  node.start();
   const registry = new Registry();
+  const started = await startMemoryMember({ memberId: id, clusterId: CLUSTER, name: id, store: { historyMax }, registry });
+  const node = withLeaderOverride(started.node);
+  const sink = started.log;
   const native = await startNativeServer({ node, listen: { host: '127.0.0.1', port: 0 }, logger: silent, registry, connectionsMax: 64, inflightPerConnectionMax: 64, closeGraceMs: 50 });
   const http = buildCoreApp({ node, registry, bodyBytesMax: 1 << 20, watchersMax: 100, nativeUrls: [`http://127.0.0.1:${native.port}`] });
   await http.listen({ host: '127.0.0.1', port: 0 });
@@ -157,12 +150,14 @@ describe('native upstream: where a write goes', () => {
     await until(() => c.status().membersUp === 2 && c.status().leaderId === a.id, 5000, 'both members up, leader a');
     b.node.leader = b.id; // b would accept the write now: it must still not get it
     a.sink.hang = true; // a takes the write and never makes it durable
+    const logged = a.sink.entries.length;
     const pending = c.write(putReq('/q', 'once')).then(
       () => null,
       (e: unknown) => e,
     );
     await new Promise((r) => setTimeout(r, 100)); // the frame is on a's socket, the write proposed
-    expect(a.sink.inner.entries).toHaveLength(0);
+    expect(a.sink.heldWrites).toBeGreaterThan(0);
+    expect(a.sink.entries).toHaveLength(logged);
     await a.native.close();
     const err = await pending;
     expect(isProxyError(err, 'RG_ERR_PROXY_WRITE_OUTCOME_UNKNOWN')).toBe(true);
