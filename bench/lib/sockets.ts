@@ -92,13 +92,22 @@ export function processConnections(pid: number): TcpEntry[] {
       // no IPv6
     }
   }
-  return all.filter((e) => e.state === 'ESTABLISHED' && mine.has(e.inode));
+  // The kernel prints the table a page at a time; while other sockets come and
+  // go an entry can be printed twice across a page boundary, so count inodes once.
+  const byInode = new Map<number, TcpEntry>();
+  for (const e of all) if (e.state === 'ESTABLISHED' && mine.has(e.inode)) byInode.set(e.inode, e);
+  return [...byInode.values()];
 }
 
-/** How many of the process's established connections go to one of `remotePorts` (its upstream connections). */
-export function connectionsTo(pid: number, remotePorts: readonly number[]): number {
+/**
+ * How many of the process's established connections go to `host` on one of
+ * `remotePorts` (its upstream connections). The host matters: a connection
+ * the process accepted can have a client port that happens to equal one of
+ * the ports, but not also the host when clients come from other addresses.
+ */
+export function connectionsTo(pid: number, remotePorts: readonly number[], host = '127.0.0.1'): number {
   const ports = new Set(remotePorts);
-  return processConnections(pid).filter((e) => ports.has(e.remotePort)).length;
+  return processConnections(pid).filter((e) => e.remoteAddress === host && ports.has(e.remotePort)).length;
 }
 
 /** How many established connections the process has accepted on `localPort` from peers `from` accepts (default all). */
