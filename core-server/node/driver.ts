@@ -200,6 +200,8 @@ export class RaftNode implements KvNode {
   private pendingApply: Entry[] = [];
   /** The last hard state handed to a write (term and vote decide what may be sent before it lands). */
   private savedHardState: HardState = { term: 0, vote: NONE, commit: 0 };
+  /** Indexes of the conf change entries in the log above the last commit written, ascending. */
+  private confIndexes: number[] = [];
   private installing = false;
   private readonly m: {
     term: Gauge;
@@ -291,7 +293,9 @@ export class RaftNode implements KvNode {
     });
     // Everything in memory now came from disk, or is written by start() before Raft runs.
     this.durableIndex = this.mem.lastIndex();
+    // (Bootstrap entries and their hard state are written by start() as they are now.)
     this.savedHardState = this.mem.initialState().hardState;
+    for (const e of entries) if (e.conf === true) this.confIndexes.push(e.index);
     this.updatePeers();
   }
 
@@ -754,6 +758,7 @@ export class RaftNode implements KvNode {
     }
     this.mem.append(rd.entries);
     if (hs !== undefined) this.mem.setHardState(hs);
+    this.noteConfEntries(rd.entries);
 
     let held: Message[] = [];
     if (parallel) this.o.network.send(rd.messages);
@@ -763,17 +768,25 @@ export class RaftNode implements KvNode {
       if (now.length > 0) this.o.network.send(now);
     }
 
-    if (rd.entries.length > 0 || hs !== undefined) {
-      // A commit-only change is written too (the WAL group-commits it): a
-      // member restarts in the configuration its durable commit reaches, and
-      // one restarted from a stale commit may vote, or even lead, in a
-      // configuration the cluster left long ago (test/sim seeds 3703, 103).
-      if (hs !== undefined) this.savedHardState = hs;
+    // The hard state to write with this Ready, if any. Term and vote must be
+    // durable before anything that depends on them is sent. The commit index
+    // alone is recomputed from the leader after a crash — except that a
+    // member restarts in the configuration its durable commit reaches, and
+    // one restarted from a stale commit may vote, or even lead, in a
+    // configuration the cluster left long ago (test/sim seeds 3703, 103).
+    // So a commit-only change is written when it passes a conf change, and
+    // otherwise rides along with the next write of entries: no fsync of its
+    // own for the commits of ordinary writes.
+    const current = this.mem.initialState().hardState;
+    const hsChanged = current.term !== this.savedHardState.term || current.vote !== this.savedHardState.vote || current.commit !== this.savedHardState.commit;
+    const writeHs = hsChanged && (rd.entries.length > 0 || termVote || rd.mustSync || this.commitPassesConf(current.commit)) ? current : undefined;
+    if (rd.entries.length > 0 || writeHs !== undefined) {
+      if (writeHs !== undefined) this.savedHardState = writeHs;
       const last = rd.entries[rd.entries.length - 1];
       const w: PendingWrite = { upTo: last === undefined ? -1 : last.index, held, termVote, done: false };
       this.writes.push(w);
       const t0 = performance.now();
-      this.o.log.save(hs, rd.entries).then(
+      this.o.log.save(writeHs, rd.entries).then(
         () => {
           this.m.fsync.observe((performance.now() - t0) / 1000);
           w.done = true;
@@ -802,6 +815,21 @@ export class RaftNode implements KvNode {
       else this.pendingApply.push(e);
     }
     for (const rs of rd.readStates) this.onReadState(rs);
+  }
+
+  /** Tracks where the log holds conf changes (for commitPassesConf); an append that overwrites drops the ones it replaces. */
+  private noteConfEntries(entries: readonly Entry[]): void {
+    const first = entries[0];
+    if (first === undefined) return;
+    while (this.confIndexes.length > 0 && this.confIndexes[this.confIndexes.length - 1]! >= first.index) this.confIndexes.pop();
+    for (const e of entries) if (e.type === 'confChange') this.confIndexes.push(e.index);
+  }
+
+  /** A conf change lies between the last commit index written and `commit`. */
+  private commitPassesConf(commit: number): boolean {
+    const written = this.savedHardState.commit;
+    while (this.confIndexes.length > 0 && this.confIndexes[0]! <= written) this.confIndexes.shift();
+    return this.confIndexes.length > 0 && this.confIndexes[0]! <= commit;
   }
 
   /** Writes finished (in any order): settle them in log order, release what waited for them. */

@@ -73,6 +73,8 @@ export class PipelinedMember extends SimMember {
   private savedTerm = 0;
   private savedVote: MemberId = '';
   private lastWrittenCommit = 0;
+  /** Indexes of conf change entries in the log above the last commit written, ascending. */
+  private confIndexes: number[] = [];
   private install: Install | undefined;
   private compaction: Compaction | undefined;
   /** A 'loop' event is on its way (the driver's loopScheduled). */
@@ -91,6 +93,7 @@ export class PipelinedMember extends SimMember {
     this.savedTerm = rec.hardState?.term ?? 0;
     this.savedVote = rec.hardState?.vote ?? '';
     this.lastWrittenCommit = rec.hardState?.commit ?? 0;
+    this.confIndexes = rec.entries.filter((e) => e.type === 'confChange').map((e) => e.index);
     // Everything in storage now came from disk.
     this.durableIndex = this.storage.lastIndex();
   }
@@ -172,16 +175,26 @@ export class PipelinedMember extends SimMember {
       if (now.length > 0) this.env.send(this, now);
     }
 
-    if (rd.entries.length > 0 || hs !== undefined) {
-      // A commit-only change is written too: a member that restarts from a
-      // stale commit also restarts in a stale configuration (seeds 103, 3703).
+    // As the production driver: term and vote always; a commit-only change
+    // only when it passes a conf change (a member that restarts from a stale
+    // commit also restarts in a stale configuration: seeds 103, 3703), and
+    // otherwise with the next write of entries.
+    const first2 = rd.entries[0];
+    if (first2 !== undefined) while (this.confIndexes.length > 0 && this.confIndexes[this.confIndexes.length - 1]! >= first2.index) this.confIndexes.pop();
+    for (const e of rd.entries) if (e.type === 'confChange') this.confIndexes.push(e.index);
+    const cur = this.storage.initialState().hardState;
+    while (this.confIndexes.length > 0 && this.confIndexes[0]! <= this.lastWrittenCommit) this.confIndexes.shift();
+    const passesConf = this.confIndexes.length > 0 && this.confIndexes[0]! <= cur.commit;
+    const changed = cur.term !== this.savedTerm || cur.vote !== this.savedVote || cur.commit !== this.lastWrittenCommit;
+    const writeHs = changed && (rd.entries.length > 0 || termVote || rd.mustSync || passesConf) ? cur : undefined;
+    if (rd.entries.length > 0 || writeHs !== undefined) {
       for (const e of rd.entries) this.disk.write({ kind: 'entry', entry: e });
-      if (hs !== undefined) {
-        if (hs.commit < this.lastWrittenCommit) throw new Error(`member ${this.id}: hard state commit went back ${this.lastWrittenCommit} → ${hs.commit}`);
-        this.lastWrittenCommit = hs.commit;
-        this.savedTerm = hs.term;
-        this.savedVote = hs.vote;
-        this.disk.write({ kind: 'hardState', hardState: hs });
+      if (writeHs !== undefined) {
+        if (writeHs.commit < this.lastWrittenCommit) throw new Error(`member ${this.id}: hard state commit went back ${this.lastWrittenCommit} → ${writeHs.commit}`);
+        this.lastWrittenCommit = writeHs.commit;
+        this.savedTerm = writeHs.term;
+        this.savedVote = writeHs.vote;
+        this.disk.write({ kind: 'hardState', hardState: writeHs });
       }
       const op = this.disk.sync(this.env.now());
       const last = rd.entries[rd.entries.length - 1];
