@@ -2,7 +2,7 @@
 // one applied index. The same bytes are written to the member's snap file and
 // sent to a follower that fell behind the leader's compacted log.
 
-import { decode, encode } from '@msgpack/msgpack';
+import { pack, unpack } from '../msgpack.js';
 import type { MembershipImage } from './membership.js';
 
 export const STATE_IMAGE_VERSION = 1;
@@ -14,11 +14,11 @@ export interface StateImage {
 }
 
 export function encodeStateImage(img: StateImage): Uint8Array {
-  return encode(img, { ignoreUndefined: true });
+  return pack(img);
 }
 
 export function decodeStateImage(data: Uint8Array): StateImage {
-  const v = decode(data) as Partial<StateImage> | null;
+  const v = unpack(data) as Partial<StateImage> | null;
   if (v === null || typeof v !== 'object' || v.v !== STATE_IMAGE_VERSION || v.members === undefined) {
     throw Object.assign(new Error(`snapshot data is not a version-${STATE_IMAGE_VERSION} state image`), { code: 'RG_ERR_BAD_SNAPSHOT' });
   }

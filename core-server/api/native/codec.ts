@@ -2,12 +2,12 @@
 // out; no sockets, no clocks.
 //
 // A frame is a 4-byte big-endian payload length followed by that many bytes
-// of msgpack (msgpackr with useRecords: false, so any msgpack decoder reads
+// of msgpack (core-server/msgpack.ts: plain maps, so any msgpack decoder reads
 // it). The decoder accepts the byte stream in arbitrary chunks and refuses a
 // frame whose declared length is above the limit before buffering any of it:
 // a peer can never make us hold more than one frame plus one chunk.
 
-import { Packr } from 'msgpackr';
+import { pack, unpack } from '../../msgpack.js';
 
 export const FRAME_HEADER_BYTES = 4;
 /** Default frame limit: a v2 value may be 10 MiB (Go's form limit) and an event carries node and prevNode. */
@@ -31,8 +31,6 @@ export class NativeProtocolError extends Error {
   }
 }
 
-// variableMapSize: small maps as fixmaps (1 byte of header, not 3): most messages are small maps.
-const packr = new Packr({ useRecords: false, variableMapSize: true });
 
 function assertFrameBytesMax(n: number): void {
   if (!Number.isInteger(n) || n < 1 || n > 0xffff_ffff) throw new Error(`RG_ERR_NATIVE_CONFIG: frameBytesMax must be an integer in [1, 2^32), got ${n}`);
@@ -40,7 +38,7 @@ function assertFrameBytesMax(n: number): void {
 
 /** One frame for one message; throws RG_ERR_NATIVE_FRAME_TOO_LARGE rather than send what the peer must refuse. */
 export function encodeFrame(msg: unknown, frameBytesMax: number = FRAME_BYTES_MAX_DEFAULT): Buffer {
-  const payload = packr.pack(msg);
+  const payload = pack(msg);
   if (payload.length > frameBytesMax) {
     throw new NativeProtocolError('RG_ERR_NATIVE_FRAME_TOO_LARGE', `frame of ${payload.length} bytes is over the ${frameBytesMax}-byte limit`);
   }
@@ -89,7 +87,7 @@ export class FrameDecoder {
       const buf = this.contiguous(FRAME_HEADER_BYTES + len);
       let msg: unknown;
       try {
-        msg = packr.unpack(buf.subarray(FRAME_HEADER_BYTES, FRAME_HEADER_BYTES + len));
+        msg = unpack(buf.subarray(FRAME_HEADER_BYTES, FRAME_HEADER_BYTES + len));
       } catch (err) {
         return this.fail(new NativeProtocolError('RG_ERR_NATIVE_BAD_FRAME', `undecodable msgpack payload: ${(err as Error).message}`));
       }
