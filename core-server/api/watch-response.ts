@@ -13,7 +13,7 @@
 
 import type { ServerResponse } from 'node:http';
 import type { FastifyBaseLogger } from 'fastify';
-import type { Watcher } from '../store/types.js';
+import type { StoreEvent, Watcher } from '../store/types.js';
 import { eventBody, errorBody } from './v2-response.js';
 
 /** Unsent bytes a stream watch may pile up before it is ended (a client that stopped reading). */
@@ -38,6 +38,22 @@ export interface WatchSession {
 }
 
 /**
+ * One event wakes every watcher that matches it, each with the same event
+ * object: its JSON is rendered and encoded once, then the same bytes go to
+ * every socket (a fan-out to thousands of watchers costs one render).
+ */
+const rendered = new WeakMap<StoreEvent, Buffer>();
+
+function renderedEvent(ev: StoreEvent): Buffer {
+  let b = rendered.get(ev);
+  if (b === undefined) {
+    b = Buffer.from(eventBody(ev));
+    rendered.set(ev, b);
+  }
+  return b;
+}
+
+/**
  * Copy a registered watcher's events to `res`, whose headers the caller has
  * already written and flushed. Returns at once; the session ends by itself.
  */
@@ -57,7 +73,7 @@ export function pipeWatcher(w: Watcher, res: ServerResponse, stream: boolean, lo
   };
   const gone = (): void => finish('client-gone');
 
-  const end = (how: WatchEnd, body?: string): void => {
+  const end = (how: WatchEnd, body?: string | Buffer): void => {
     finish(how);
     if (!res.writableEnded) res.end(body);
   };
@@ -79,8 +95,8 @@ export function pipeWatcher(w: Watcher, res: ServerResponse, stream: boolean, lo
         }
       }
       for (const ev of w.take()) {
-        if (!stream) return end('event', eventBody(ev));
-        res.write(eventBody(ev));
+        if (!stream) return end('event', renderedEvent(ev));
+        res.write(renderedEvent(ev));
         if (pauseAbove === undefined && res.writableLength > bufferBytesMax) return end('slow');
       }
       if (w.closed === 'cleared' && w.error !== null) return end('cleared', errorBody(w.error));
