@@ -18,7 +18,7 @@
 import type { FastifyBaseLogger, FastifyReply } from 'fastify';
 import { KEYS_ALLOW, methodNotAllowed, parseKeyRequest } from '../core-server/api/v2-request.js';
 import type { GetKeyRequest, HttpAnswer, WriteKeyRequest } from '../core-server/api/v2-request.js';
-import { CORS_HEADERS, H_CLUSTER_ID, H_ETCD_INDEX, H_RAFT_INDEX, H_RAFT_TERM, JSON_TYPE, errorBody, eventBody, eventStatus } from '../core-server/api/v2-response.js';
+import { CORS_HEADERS, H_CLUSTER_ID, H_ETCD_INDEX, H_RAFT_INDEX, H_RAFT_TERM, JSON_TYPE, errorBody, eventBody, eventStatus, renderedEvent } from '../core-server/api/v2-response.js';
 import { pipeWatcher } from '../core-server/api/watch-response.js';
 import type { WatchEnd } from '../core-server/api/watch-response.js';
 import { cleanPath } from '../core-server/store/key-path.js';
@@ -126,7 +126,7 @@ export function createKeysHandler(ctx: KeysContext): KeysHandler {
     clusterHeader(reply);
     reply.header(H_ETCD_INDEX, String(ev.etcdIndex)).header(H_RAFT_INDEX, String(raft.index)).header(H_RAFT_TERM, String(raft.term));
     freshness(reply, f);
-    return reply.send(Buffer.from(eventBody(ev, noValueOnSuccess)));
+    return reply.send(noValueOnSuccess ? Buffer.from(eventBody(ev, true)) : renderedEvent(ev));
   }
 
   function sendGetAnswer(reply: FastifyReply, a: GetAnswer, raft: { index: number; term: number }, f: Freshness): FastifyReply {

@@ -1,9 +1,10 @@
 // Rendering v2 answers as etcd writes them (v2http writeKeyEvent,
 // writeKeyError, v2error.Error.WriteTo): the status, the X-Etcd-* headers
 // and the JSON bytes, including the newline Go's json.Encoder appends.
-// PURE, so the proxy renders from its cache with the same bytes.
+// PURE (but for a cache of rendered bytes), so the proxy renders from its
+// cache with the same bytes.
 
-import type { StoreEvent } from '../store/types.js';
+import type { NodeJSON, StoreEvent } from '../store/types.js';
 import type { V2Error } from '../store/v2-error.js';
 import { goJson } from './go-json.js';
 
@@ -46,6 +47,26 @@ export function eventBody(ev: StoreEvent, noValueOnSuccess = false): string {
   let s = '{"action":"' + a + '","node":' + goJson(ev.node);
   if (ev.prevNode !== undefined) s += ',"prevNode":' + goJson(ev.prevNode);
   return s + '}\n';
+}
+
+/**
+ * The event's JSON line as bytes, rendered once per event object: one event
+ * wakes every watcher that matches it, and a cached answer is the same
+ * object on every hit, so thousands of answers cost one render and encode.
+ */
+const rendered = new WeakMap<StoreEvent, Buffer>();
+/** A get's body depends only on its node (etcdIndex is a header): cached per node, which a cache hands out again and again. */
+const renderedGets = new WeakMap<NodeJSON, Buffer>();
+
+export function renderedEvent(ev: StoreEvent): Buffer {
+  const byNode = ev.action === 'get' && ev.prevNode === undefined;
+  let b = byNode ? renderedGets.get(ev.node) : rendered.get(ev);
+  if (b === undefined) {
+    b = Buffer.from(eventBody(ev));
+    if (byNode) renderedGets.set(ev.node, b);
+    else rendered.set(ev, b);
+  }
+  return b;
 }
 
 /** Error.toJsonString + "\n", with Go's escaping (a key in the cause may hold '<' or '&'). */

@@ -13,8 +13,8 @@
 
 import type { ServerResponse } from 'node:http';
 import type { FastifyBaseLogger } from 'fastify';
-import type { StoreEvent, Watcher } from '../store/types.js';
-import { eventBody, errorBody } from './v2-response.js';
+import type { Watcher } from '../store/types.js';
+import { errorBody, renderedEvent } from './v2-response.js';
 
 /** Unsent bytes a stream watch may pile up before it is ended (a client that stopped reading). */
 export const WATCH_BUFFER_BYTES_MAX = 1 << 20;
@@ -35,22 +35,6 @@ export interface WatchSession {
    * stopped is cut off once it is a queue's worth of events behind.
    */
   pauseAboveBytes?: number;
-}
-
-/**
- * One event wakes every watcher that matches it, each with the same event
- * object: its JSON is rendered and encoded once, then the same bytes go to
- * every socket (a fan-out to thousands of watchers costs one render).
- */
-const rendered = new WeakMap<StoreEvent, Buffer>();
-
-function renderedEvent(ev: StoreEvent): Buffer {
-  let b = rendered.get(ev);
-  if (b === undefined) {
-    b = Buffer.from(eventBody(ev));
-    rendered.set(ev, b);
-  }
-  return b;
 }
 
 /**
