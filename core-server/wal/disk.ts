@@ -63,17 +63,9 @@ class NodeHandle implements DiskHandle {
     // writev may stop short (e.g. >2 GiB, or IOV_MAX chunks); finish with plain writes.
     const { bytesWritten } = await this.fh.writev(chunks as Uint8Array[], position);
     if (bytesWritten === want) return;
-    let skip = bytesWritten;
-    let pos = position + bytesWritten;
-    for (const c of chunks) {
-      if (skip >= c.length) {
-        skip -= c.length;
-        continue;
-      }
-      let off = skip;
-      skip = 0;
-      while (off < c.length) {
-        const { bytesWritten: n } = await this.fh.write(c, off, c.length - off, pos);
+    for (const r of unwritten(chunks, position, bytesWritten)) {
+      for (let off = r.off, pos = r.pos; off < r.chunk.length; ) {
+        const { bytesWritten: n } = await this.fh.write(r.chunk, off, r.chunk.length - off, pos);
         if (n <= 0) throw new Error(`short write at ${pos}`);
         off += n;
         pos += n;
@@ -94,21 +86,28 @@ class NodeHandle implements DiskHandle {
 function writevSyncAll(fd: number, chunks: readonly Uint8Array[], position: number, want: number): void {
   const n = writevSync(fd, chunks as Uint8Array[], position);
   if (n === want) return;
-  let skip = n;
-  let pos = position + n;
-  for (const c of chunks) {
-    if (skip >= c.length) {
-      skip -= c.length;
-      continue;
-    }
-    let off = skip;
-    skip = 0;
-    while (off < c.length) {
-      const w = writeSync(fd, c, off, c.length - off, pos);
+  for (const r of unwritten(chunks, position, n)) {
+    for (let off = r.off, pos = r.pos; off < r.chunk.length; ) {
+      const w = writeSync(fd, r.chunk, off, r.chunk.length - off, pos);
       if (w <= 0) throw new Error(`short write at ${pos}`);
       off += w;
       pos += w;
     }
+  }
+}
+
+/** What a writev that stopped after `written` bytes left to write: each chunk's remainder and its file position. */
+export function* unwritten(chunks: readonly Uint8Array[], position: number, written: number): Generator<{ chunk: Uint8Array; off: number; pos: number }> {
+  let skip = written;
+  let pos = position + written;
+  for (const chunk of chunks) {
+    if (skip >= chunk.length) {
+      skip -= chunk.length;
+      continue;
+    }
+    yield { chunk, off: skip, pos };
+    pos += chunk.length - skip;
+    skip = 0;
   }
 }
 

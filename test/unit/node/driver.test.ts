@@ -5,20 +5,9 @@
 import { afterEach, expect, test } from 'vitest';
 import { startMemoryMember, type MemoryMember } from '../../helpers/memory-member.js';
 import type { WriteRequest } from '../../../core-server/store/types.js';
+import { req } from '../store/helpers.js';
 
-const set = (path: string, value: string): WriteRequest => ({
-  method: 'PUT',
-  path,
-  value,
-  dir: false,
-  prevExist: null,
-  prevValue: '',
-  prevIndex: 0,
-  recursive: false,
-  refresh: false,
-  expireAtMs: null,
-  nowMs: 0,
-});
+const set = (path: string, value: string): WriteRequest => req('PUT', path, { value, nowMs: 0 });
 
 let m: MemoryMember | null = null;
 afterEach(async () => {
