@@ -4,7 +4,7 @@
 import { expect, test } from 'vitest';
 import { unwritten } from '../../../core-server/wal/disk.js';
 
-const chunks = [new Uint8Array(3), new Uint8Array(4), new Uint8Array(5)];
+const chunks: Uint8Array[] = [new Uint8Array(3), new Uint8Array(4), new Uint8Array(5)];
 
 test('the remainders after a short writev, at their file positions', () => {
   const at = (written: number) => [...unwritten(chunks, 100, written)].map((r) => [chunks.indexOf(r.chunk), r.off, r.pos]);
