@@ -3,16 +3,13 @@
 // unknown: a write must not be retried) or NOT SENT (safe to retry).
 
 import net from 'node:net';
-import { afterEach, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { encodeFrame } from '../../../core-server/api/native/codec.js';
 import { NativeClient, NativeRequestError } from '../../../proxy/upstream/native-client.js';
 import type { NativeResponse, NativeWatchEnd } from '../../../proxy/upstream/native-client.js';
-import { CLUSTER_ID, MEMBER_ID, getParams, put, startCore, until } from './harness.js';
+import { afterEachCleanups, CLUSTER_ID, MEMBER_ID, getParams, put, startCore, until } from './harness.js';
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const cleanups = afterEachCleanups();
 
 function newClient(url: string, o: Partial<ConstructorParameters<typeof NativeClient>[0]> = {}): NativeClient {
   const c = new NativeClient({ url, requestTimeoutMs: 5000, reconnectDelayMsMin: 20, reconnectDelayMsMax: 200, ...o });

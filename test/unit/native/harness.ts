@@ -3,6 +3,7 @@
 // kernel-chosen port; and clients for it.
 
 import { pino } from 'pino';
+import { afterEach } from 'vitest';
 import { startNativeServer } from '../../../core-server/api/native/server.js';
 import type { NativeServer, NativeServerOptions } from '../../../core-server/api/native/server.js';
 import type { RaftNode } from '../../../core-server/node/driver.js';
@@ -92,4 +93,13 @@ export async function until(cond: () => boolean, timeoutMs = 5000, what = 'condi
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 5));
   }
+}
+
+/** Things to undo after each test of the calling file, last registered first. */
+export function afterEachCleanups(): { push(fn: () => Promise<void> | void): void } {
+  const list: (() => Promise<void> | void)[] = [];
+  afterEach(async () => {
+    for (const c of list.splice(0).reverse()) await c();
+  });
+  return { push: (fn) => void list.push(fn) };
 }

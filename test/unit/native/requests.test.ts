@@ -4,18 +4,15 @@
 // pool, limits, and what the core does with malformed input.
 
 import net from 'node:net';
-import { afterEach, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { FrameDecoder, encodeFrame } from '../../../core-server/api/native/codec.js';
 import type { ErrResponse, FailResponse, OkResponse } from '../../../core-server/api/native/messages.js';
 import { NativeClient, NativePool } from '../../../proxy/upstream/native-client.js';
 import type { NativeResponse } from '../../../proxy/upstream/native-client.js';
-import { CLUSTER_ID, MEMBER_ID, getParams, put, startCore, until } from './harness.js';
+import { afterEachCleanups, CLUSTER_ID, MEMBER_ID, getParams, put, startCore, until } from './harness.js';
 import type { Core } from './harness.js';
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const cleanups = afterEachCleanups();
 
 async function core(o: Parameters<typeof startCore>[0] = {}): Promise<Core> {
   const c = await startCore(o);

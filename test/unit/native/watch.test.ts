@@ -3,18 +3,15 @@
 // longer reaches, refreshes and hidden keys included, and backpressure.
 
 import net from 'node:net';
-import { afterEach, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { FrameDecoder, encodeFrame } from '../../../core-server/api/native/codec.js';
 import type { StoreEvent } from '../../../core-server/store/types.js';
 import { NativeClient, NativePool } from '../../../proxy/upstream/native-client.js';
 import type { NativeWatchEnd } from '../../../proxy/upstream/native-client.js';
-import { put, startCore, until } from './harness.js';
+import { afterEachCleanups, put, startCore, until } from './harness.js';
 import type { Core } from './harness.js';
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const cleanups = afterEachCleanups();
 
 async function core(o: Parameters<typeof startCore>[0] = {}): Promise<Core> {
   const c = await startCore(o);
