@@ -796,14 +796,17 @@ export class Raft {
   }
 
   private leaderReadIndex(req: ReadIndexRequest): void {
+    if (!this.committedEntryInCurrentTerm()) {
+      // Our commit index may be behind the cluster's until our no-op commits.
+      // Alone too: a member restarted from a commit index older than its log
+      // (the commit rides with the next write, see the driver) holds entries
+      // it acknowledged above that index, and its no-op commits them.
+      this.pendingReadIndex.push(req);
+      return;
+    }
     if (this.prs.size === 1 && this.prs.has(this.id)) {
       // Alone, we are the quorum: our commit index is current.
       this.answerReadIndex(req, this.raftLog.committed);
-      return;
-    }
-    if (!this.committedEntryInCurrentTerm()) {
-      // Our commit index may be behind the cluster's until our no-op commits.
-      this.pendingReadIndex.push(req);
       return;
     }
     this.readOnly.addRequest(this.raftLog.committed, req);

@@ -64,6 +64,10 @@ export interface MemoryMemberOptions {
   store?: StoreOptions;
   snapshotCount?: number;
   registry?: Registry;
+  /** Restart from this log (what a previous member left on its "disk") instead of bootstrapping a new one. */
+  restartFrom?: MemoryLog;
+  /** false: return once started, without waiting to lead. */
+  waitReady?: boolean;
 }
 
 export interface MemoryMember {
@@ -72,9 +76,11 @@ export interface MemoryMember {
   registry: Registry;
 }
 
-/** Starts a one-member cluster and waits until it leads and has applied its first entries. */
+/** Starts a one-member cluster and (unless waitReady is false) waits until it leads and has applied its first entries. */
 export async function startMemoryMember(o: MemoryMemberOptions = {}): Promise<MemoryMember> {
-  const log = new MemoryLog();
+  const log = o.restartFrom ?? new MemoryLog();
+  const restart = o.restartFrom !== undefined;
+  const snap = log.snapshots.at(-1) ?? null;
   const memberId = o.memberId ?? '99bca5ffd3b6b513';
   const peerURLs = o.peerURLs ?? ['http://127.0.0.1:1'];
   const registry = o.registry ?? new Registry();
@@ -89,14 +95,15 @@ export async function startMemoryMember(o: MemoryMemberOptions = {}): Promise<Me
     clock: o.clock ?? { nowMs: () => Date.now() },
     logger: pino({ level: 'silent' }),
     registry,
-    recovered: { snapshot: null, hardState: null, entries: [] },
-    bootstrap: [{ id: memberId, name: o.name ?? 't', peerURLs, clientURLs: [] }],
+    recovered: { snapshot: snap, hardState: log.hardState, entries: log.entries.filter((e) => e.index > (snap?.index ?? 0)).map((e) => ({ type: 'entry' as const, index: e.index, term: e.term, conf: e.type === 'confChange', data: e.data })) },
+    bootstrap: restart ? null : [{ id: memberId, name: o.name ?? 't', peerURLs, clientURLs: [] }],
     heartbeatMs: 10,
     electionTimeoutMs: 100,
     snapshotCount: o.snapshotCount ?? 100_000,
     ...(o.store !== undefined ? { storeOptions: o.store } : {}),
   });
   await node.start();
+  if (o.waitReady === false) return { node, log, registry };
   // Leading, its no-op applied, its name and client URLs published: what a client sees of a fresh member.
   for (let i = 0; i < 1000; i++) {
     const me = node.members()[0];

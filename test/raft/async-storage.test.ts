@@ -108,3 +108,29 @@ describe('asyncStorageWrites: what the leader counts as its own durable log', ()
     expect(raw.status().commit).toBe(4);
   });
 });
+
+describe('asyncStorageWrites: a read on a restarted single member', () => {
+  // Found by test/fault/kill9-durability (seed 24592948, CI): the commit
+  // index is written with the next entries, so after kill -9 a single member
+  // restarts with a durable commit below entries it had acknowledged. A
+  // ReadIndex answered at that commit let /health pass and quorum reads miss
+  // acknowledged writes until the new term's no-op committed them.
+  it('waits for the no-op of its term, and answers at or above every entry on disk', () => {
+    const storage = new MemoryStorage([A]);
+    storage.append([1, 2, 3, 4, 5].map((i) => entry(i, 1)));
+    storage.setHardState({ term: 1, vote: A, commit: 2 });
+    const raw = new RawNode({ id: A, storage, electionTicks: 10, heartbeatTicks: 1, rng: new Mulberry32(1), preVote: false, asyncStorageWrites: true });
+    raw.campaign();
+    expect(raw.status().role).toBe('leader');
+    raw.readIndex('after-restart');
+    // The no-op at 6 is in flight: no read point yet, and none at the stale commit 2.
+    const rd = raw.ready();
+    expect(rd.entries.map((e) => e.index)).toEqual([6]);
+    expect(rd.readStates).toEqual([]);
+    storage.append(rd.entries);
+    raw.advance(rd);
+    expect(raw.status().commit).toBe(2);
+    raw.reportDurable(6, 2);
+    expect(raw.ready().readStates).toEqual([{ index: 6, requestCtx: 'after-restart' }]);
+  });
+});

@@ -48,3 +48,27 @@ test('a failed write fails what waited on it with the disk\'s error, and the mem
   await expect(node.propose(set('/b', '2'))).rejects.toMatchObject({ errorCode: 301 });
   expect(node.store.index).toBe(0);
 });
+
+test('restarted with acknowledged writes above its last written commit, a member passes no quorum read before applying them', async () => {
+  // The commit index rides with the next write of entries, so the "disk" a
+  // crash leaves holds acknowledged writes above its last written commit.
+  const first = await startMemoryMember();
+  for (let i = 0; i < 5; i++) await first.node.propose(set(`/k${i}`, `v${i}`));
+  const acked = first.node.store.index;
+  await first.node.stop();
+  expect(first.log.hardState!.commit).toBeLessThan(first.log.entries.at(-1)!.index);
+
+  // The new term's no-op stays on its way to the disk until released.
+  first.log.hang = true;
+  m = await startMemoryMember({ restartFrom: first.log, waitReady: false });
+  const { node, log } = m;
+  await until(() => node.isLeader(), 'the restarted member to lead');
+  let seen: unknown = 'not yet';
+  const read = node.linearizableBarrier().then(() => (seen = node.store.get('/k4', { recursive: false, sorted: false }, 0)));
+  await new Promise((r) => setTimeout(r, 20));
+  expect(seen).toBe('not yet');
+  log.release();
+  await read;
+  expect(seen).toMatchObject({ node: { value: 'v4' } });
+  expect(node.store.index).toBeGreaterThanOrEqual(acked);
+});
