@@ -12,7 +12,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, write
 import { join } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { fileURLToPath } from 'node:url';
-import { devMemberPorts, type DevConfig } from '../config/index.js';
+import { devMemberPorts, loopbackMemberFlags, loopbackUrl, type DevConfig } from '../config/index.js';
 import { loadCommandConfig } from './load-config.js';
 
 const BIN = fileURLToPath(new URL('../../bin/raftgate.js', import.meta.url));
@@ -168,29 +168,20 @@ export async function runDevCommand(args: string[]): Promise<number> {
 
 function plan(cfg: DevConfig): Child[] {
   const ports = Array.from({ length: cfg.members }, (_, i) => devMemberPorts(cfg.basePort, i + 1));
-  const cluster = ports.map((p) => `${p.name}=http://127.0.0.1:${p.peerPort}`).join(',');
-  const clientUrls = ports.map((p) => `http://127.0.0.1:${p.clientPort}`);
-  const members: Child[] = ports.map((p) => {
-    const url = `http://127.0.0.1:${p.clientPort}`;
-    const peer = `http://127.0.0.1:${p.peerPort}`;
-    return child(cfg, p.name, 'member', url, [
+  const cluster = ports.map((p) => `${p.name}=${loopbackUrl(p.peerPort)}`).join(',');
+  const clientUrls = ports.map((p) => loopbackUrl(p.clientPort));
+  const members: Child[] = ports.map((p) =>
+    child(cfg, p.name, 'member', loopbackUrl(p.clientPort), [
       'core',
-      '--name', p.name,
-      '--data-dir', join(cfg.dataDir, p.name),
-      '--listen-client-urls', url,
-      '--advertise-client-urls', url,
-      '--listen-peer-urls', peer,
-      '--initial-advertise-peer-urls', peer,
-      '--initial-cluster', cluster,
+      ...loopbackMemberFlags({ ...p, dataDir: join(cfg.dataDir, p.name), initialCluster: cluster }),
       '--initial-cluster-token', 'raftgate-dev',
-      '--listen-native-urls', `http://127.0.0.1:${p.nativePort}`,
       // Small enough to exercise snapshots and WAL release while developing.
       '--snapshot-count', '10000',
       '--log-level', cfg.logLevel,
-    ]);
-  });
+    ]),
+  );
   const proxy = (name: string, mode: 'readwrite' | 'readonly', port: number): Child => {
-    const url = `http://127.0.0.1:${port}`;
+    const url = loopbackUrl(port);
     return child(cfg, name, 'proxy', url, ['proxy', '--mode', mode, '--listen-client-urls', url, '--endpoints', clientUrls.join(','), '--log-level', cfg.logLevel]);
   };
   return [...members, proxy('proxy', 'readwrite', cfg.proxyPort), proxy('readonly-proxy', 'readonly', cfg.readonlyProxyPort)];
@@ -261,7 +252,7 @@ function printEndpoints(children: Child[], cfg: DevConfig): void {
   const header = ['process', 'pid', 'client (etcd v2 API)', 'metrics', 'log'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
-  const url = `http://127.0.0.1:${cfg.proxyPort}`;
+  const url = loopbackUrl(cfg.proxyPort);
   console.log(
     [
       '',

@@ -13,6 +13,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { loopbackMemberFlags } from '../../config/member-flags.js';
 
 export type ServerKind = 'etcd' | 'raftgate';
 
@@ -197,24 +198,14 @@ export function raftgateVersion(): string {
 }
 
 function argvFor(spec: MemberSpec, dataDir: string): { cmd: string; args: string[] } {
-  const url = (p: number) => `http://127.0.0.1:${p}`;
-  const cluster = spec.initialCluster ?? `${spec.name}=${url(spec.ports.peer)}`;
-  const common = [
-    '--name', spec.name,
-    '--data-dir', dataDir,
-    '--listen-client-urls', url(spec.ports.client),
-    '--advertise-client-urls', url(spec.ports.client),
-    '--listen-peer-urls', url(spec.ports.peer),
-    '--initial-advertise-peer-urls', url(spec.ports.peer),
-    '--initial-cluster', cluster,
-    ...(spec.clusterToken !== undefined ? ['--initial-cluster-token', spec.clusterToken] : []),
-  ];
+  const member = { name: spec.name, dataDir, clientPort: spec.ports.client, peerPort: spec.ports.peer, initialCluster: spec.initialCluster };
+  const token = spec.clusterToken !== undefined ? ['--initial-cluster-token', spec.clusterToken] : [];
   if (spec.kind === 'etcd') {
-    return { cmd: defaultEtcdBin, args: ['--enable-v2', ...common, ...(spec.extraArgs ?? [])] };
+    return { cmd: defaultEtcdBin, args: ['--enable-v2', ...loopbackMemberFlags(member), ...token, ...(spec.extraArgs ?? [])] };
   }
   return {
     cmd: process.execPath,
-    args: [raftgateBin(), 'core', ...common, '--listen-native-urls', url(spec.ports.native), ...(spec.extraArgs ?? [])],
+    args: [raftgateBin(), 'core', ...loopbackMemberFlags({ ...member, nativePort: spec.ports.native }), ...token, ...(spec.extraArgs ?? [])],
   };
 }
 

@@ -9,6 +9,7 @@ import { freePorts, releasePort } from '../helpers/ports.js';
 import { spawnManaged, TailBuffer, type ManagedProcess } from '../helpers/process.js';
 import { waitForOk } from '../helpers/http.js';
 import { assertBuilt, raftgateBin, repoRoot } from '../helpers/raftgate.js';
+import { loopbackMemberFlags, loopbackUrl } from '../../config/member-flags.js';
 
 export interface MemberPorts {
   client: number;
@@ -36,24 +37,11 @@ export function releasePorts(p: MemberPorts): void {
 }
 
 export function clientUrl(p: MemberPorts): string {
-  return `http://127.0.0.1:${p.client}`;
+  return loopbackUrl(p.client);
 }
 
 export function memberArgs(dataDir: string, p: MemberPorts, extraArgs: readonly string[] = []): string[] {
-  const client = clientUrl(p);
-  const peer = `http://127.0.0.1:${p.peer}`;
-  return [
-    raftgateBin, 'core',
-    '--name', 'rg',
-    '--data-dir', dataDir,
-    '--listen-client-urls', client,
-    '--advertise-client-urls', client,
-    '--listen-peer-urls', peer,
-    '--initial-advertise-peer-urls', peer,
-    '--initial-cluster', `rg=${peer}`,
-    '--listen-native-urls', `http://127.0.0.1:${p.native}`,
-    ...extraArgs,
-  ];
+  return [raftgateBin, 'core', ...loopbackMemberFlags({ name: 'rg', dataDir, clientPort: p.client, peerPort: p.peer, nativePort: p.native }), ...extraArgs];
 }
 
 /** Spawns a member; does not wait for it to be ready. */

@@ -9,6 +9,7 @@ import { http, waitForOk } from './http.js';
 import { freePorts, releasePort } from './ports.js';
 import { spawnManaged, type ManagedProcess } from './process.js';
 import { assertBuilt, raftgateBin, repoRoot } from './raftgate.js';
+import { loopbackMemberFlags, loopbackUrl } from '../../config/member-flags.js';
 
 export interface ClusterOptions {
   members?: number;
@@ -81,23 +82,16 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<ClusterHa
   const env = { ...process.env, ...opts.env };
 
   const makeMember = (name: string, p: Ports, state: 'new' | 'existing', cluster: () => string): MemberHandle => {
-    const clientUrl = `http://127.0.0.1:${p.client}`;
-    const peerUrl = `http://127.0.0.1:${p.peer}`;
-    const nativeUrl = `http://127.0.0.1:${p.native}`;
+    const clientUrl = loopbackUrl(p.client);
+    const peerUrl = loopbackUrl(p.peer);
+    const nativeUrl = loopbackUrl(p.native);
     const dataDir = join(parent, name);
     let proc: ManagedProcess | null = null;
     const args = (extra: readonly string[], over: { token?: string } = {}) => [
       raftgateBin, 'core',
-      '--name', name,
-      '--data-dir', dataDir,
-      '--listen-client-urls', clientUrl,
-      '--advertise-client-urls', clientUrl,
-      '--listen-peer-urls', peerUrl,
-      '--initial-advertise-peer-urls', peerUrl,
-      '--initial-cluster', cluster(),
+      ...loopbackMemberFlags({ name, dataDir, clientPort: p.client, peerPort: p.peer, nativePort: p.native, initialCluster: cluster() }),
       '--initial-cluster-state', state,
       '--initial-cluster-token', over.token ?? token,
-      '--listen-native-urls', nativeUrl,
       ...timing,
       ...(opts.extraArgs ?? []),
       ...extra,

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { freePorts, releasePort } from './ports.js';
 import { spawnManaged, type ManagedProcess } from './process.js';
 import { waitForOk } from './http.js';
+import { loopbackMemberFlags, loopbackUrl } from '../../config/member-flags.js';
 
 export const etcdBinary = process.env['ETCD_BIN'] ?? '/usr/bin/etcd';
 
@@ -42,17 +43,10 @@ export async function startEtcd(opts: EtcdOptions = {}): Promise<EtcdHandle> {
   for (let attempt = 1; attempt <= startAttemptsMax; attempt++) {
     const [clientPort, peerPort] = (await freePorts(2)) as [number, number];
     const dataDir = mkdtempSync(join(opts.dataDirParent ?? tmpdir(), 'etcd-test-'));
-    const clientUrl = `http://127.0.0.1:${clientPort}`;
-    const peerUrl = `http://127.0.0.1:${peerPort}`;
+    const clientUrl = loopbackUrl(clientPort);
     const args = [
-      '--name', name,
-      '--data-dir', dataDir,
+      ...loopbackMemberFlags({ name, dataDir, clientPort, peerPort }),
       '--enable-v2',
-      '--listen-client-urls', clientUrl,
-      '--advertise-client-urls', clientUrl,
-      '--listen-peer-urls', peerUrl,
-      '--initial-advertise-peer-urls', peerUrl,
-      '--initial-cluster', `${name}=${peerUrl}`,
       '--initial-cluster-state', 'new',
       '--logger', 'zap',
       '--log-level', 'warn',
@@ -78,7 +72,7 @@ export async function startEtcd(opts: EtcdOptions = {}): Promise<EtcdHandle> {
       await cleanup();
       continue; // most likely a port taken between reservation and bind
     }
-    return { clientUrl, peerUrl, pid: proc.pid, dataDir, describe: proc.describe, stop: cleanup };
+    return { clientUrl, peerUrl: loopbackUrl(peerPort), pid: proc.pid, dataDir, describe: proc.describe, stop: cleanup };
   }
   throw new Error(`etcd did not start after ${startAttemptsMax} attempts: ${lastError instanceof Error ? lastError.message : String(lastError)}`);
 }

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { freePorts, releasePort } from './ports.js';
 import { spawnManaged, type ManagedProcess } from './process.js';
 import { waitForOk } from './http.js';
+import { loopbackMemberFlags, loopbackUrl } from '../../config/member-flags.js';
 
 export const repoRoot = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 export const raftgateBin = join(repoRoot, 'bin', 'raftgate.js');
@@ -55,21 +56,10 @@ export async function startRaftgateCore(opts: RaftgateOptions = {}): Promise<Raf
     const ports = (await freePorts(3)) as [number, number, number];
     const [clientPort, peerPort, nativePort] = ports;
     const dataDir = mkdtempSync(join(opts.dataDirParent ?? tmpdir(), 'raftgate-test-'));
-    const clientUrl = `http://127.0.0.1:${clientPort}`;
-    const peerUrl = `http://127.0.0.1:${peerPort}`;
-    const nativeUrl = `http://127.0.0.1:${nativePort}`;
-    const args = [
-      raftgateBin, 'core',
-      '--name', name,
-      '--data-dir', dataDir,
-      '--listen-client-urls', clientUrl,
-      '--advertise-client-urls', clientUrl,
-      '--listen-peer-urls', peerUrl,
-      '--initial-advertise-peer-urls', peerUrl,
-      '--initial-cluster', `${name}=${peerUrl}`,
-      '--listen-native-urls', nativeUrl,
-      ...(opts.extraArgs ?? []),
-    ];
+    const clientUrl = loopbackUrl(clientPort);
+    const peerUrl = loopbackUrl(peerPort);
+    const nativeUrl = loopbackUrl(nativePort);
+    const args = [raftgateBin, 'core', ...loopbackMemberFlags({ name, dataDir, clientPort, peerPort, nativePort }), ...(opts.extraArgs ?? [])];
     const env = { ...process.env, ...opts.env };
     let proc: ManagedProcess = spawnManaged(process.execPath, args, { cwd: repoRoot, env });
     const start = async (): Promise<void> => {
