@@ -84,9 +84,17 @@ export class Cluster {
   /** Creates a member whose bootstrap configuration is `voters` (for a joiner: the configuration including itself). */
   addNode(id: string, voters: string[]): SimNode {
     const storage = new MemoryStorage(voters);
-    const raw = new RawNode({
+    const raw = this.rawNode(id, storage, 0);
+    const node: SimNode = { id, raw, storage, applied: new Map(), appliedIndex: 0, readStates: [], lastCommit: 0, stopped: false };
+    this.nodes.set(id, node);
+    return node;
+  }
+
+  private rawNode(id: string, storage: MemoryStorage, applied: number): RawNode {
+    return new RawNode({
       id,
       storage,
+      applied,
       electionTicks: this.opts.electionTicks,
       heartbeatTicks: this.opts.heartbeatTicks,
       rng: new Mulberry32(this.rng.nextInt(0x7fffffff) + 1),
@@ -95,9 +103,6 @@ export class Cluster {
       maxSizePerMsg: this.opts.maxSizePerMsg,
       maxInflightMsgs: this.opts.maxInflightMsgs,
     });
-    const node: SimNode = { id, raw, storage, applied: new Map(), appliedIndex: 0, readStates: [], lastCommit: 0, stopped: false };
-    this.nodes.set(id, node);
-    return node;
   }
 
   /**
@@ -107,18 +112,7 @@ export class Cluster {
    */
   restart(id: string): void {
     const n = this.node(id);
-    n.raw = new RawNode({
-      id,
-      storage: n.storage,
-      applied: n.appliedIndex,
-      electionTicks: this.opts.electionTicks,
-      heartbeatTicks: this.opts.heartbeatTicks,
-      rng: new Mulberry32(this.rng.nextInt(0x7fffffff) + 1),
-      preVote: this.opts.preVote,
-      checkQuorum: this.opts.checkQuorum,
-      maxSizePerMsg: this.opts.maxSizePerMsg,
-      maxInflightMsgs: this.opts.maxInflightMsgs,
-    });
+    n.raw = this.rawNode(id, n.storage, n.appliedIndex);
     // Membership as of what the state machine applied: storage's snapshot
     // voters, plus conf changes applied since (the driver replays them).
     for (const [index, e] of [...n.applied].sort((a, b) => a[0] - b[0])) {
