@@ -3,13 +3,14 @@
 
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import type { AddressInfo } from 'node:net';
 import { loadConfig } from '../../../config/index.js';
 import type { ProxyConfig } from '../../../config/index.js';
 import { buildProxy } from '../../../proxy/app.js';
 import type { RedisLike } from '../../../proxy/cache/l2.js';
 import { FakeUpstream } from './fake-upstream.js';
+import { makeHarness } from '../api/harness.js';
 
 export const silent = pino({ level: 'silent' });
 export const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
@@ -46,4 +47,32 @@ export async function listenProxy(argv: readonly string[] = []): Promise<ProxyHa
   const h = await makeProxy(argv);
   await h.app.listen({ host: '127.0.0.1', port: 0 });
   return { ...h, base: `http://127.0.0.1:${(h.app.server.address() as AddressInfo).port}` };
+}
+
+export interface SideBySideRequest {
+  method: 'GET' | 'PUT' | 'POST' | 'DELETE' | 'PATCH' | 'HEAD';
+  url: string;
+  payload?: string;
+}
+
+/**
+ * Runs `body` with an in-memory member beside the proxy `h`; `send` gives
+ * one request to both, the member's answer first (the proxy's own upstream
+ * is h.up, so the two never share state).
+ */
+export async function besideMember(
+  h: ProxyHarness,
+  body: (send: (r: SideBySideRequest) => Promise<{ want: LightMyRequestResponse; got: LightMyRequestResponse }>) => Promise<void>,
+): Promise<void> {
+  const member = await makeHarness();
+  try {
+    await body(async (r) => {
+      const req = { method: r.method, url: r.url, headers: FORM, ...(r.payload !== undefined ? { payload: r.payload } : {}) };
+      const want = await member.app.inject(req);
+      return { want, got: await h.app.inject(req) };
+    });
+  } finally {
+    await member.app.close();
+    await member.node.stop();
+  }
 }

@@ -5,9 +5,8 @@
 import { afterEach, describe, expect, test } from 'vitest';
 import { createStore } from '../../../core-server/store/index.js';
 import { toWriteRequest } from '../../../core-server/api/v2-request.js';
-import { makeHarness } from '../api/harness.js';
-import { FORM, makeProxy } from './app-harness.js';
-import type { ProxyHarness } from './app-harness.js';
+import { besideMember, FORM, makeProxy } from './app-harness.js';
+import type { ProxyHarness, SideBySideRequest } from './app-harness.js';
 import { FAKE_CLUSTER_ID, putReq } from './fake-upstream.js';
 
 let h: ProxyHarness;
@@ -20,7 +19,7 @@ const get = (url: string, headers: Record<string, string> = {}) => h.app.inject(
 describe('edge validation', () => {
   // Each malformed request, sent to a member and to the proxy: same status,
   // same body, same Allow/Location — and the proxy asks no member anything.
-  const cases: { method: 'GET' | 'PUT' | 'POST' | 'DELETE' | 'PATCH' | 'HEAD'; url: string; payload?: string }[] = [
+  const cases: SideBySideRequest[] = [
     { method: 'GET', url: '/v2/keys/a?wait=maybe' },
     { method: 'GET', url: '/v2/keys/a?recursive=yes' },
     { method: 'GET', url: '/v2/keys/a?waitIndex=-1' },
@@ -41,19 +40,13 @@ describe('edge validation', () => {
 
   test.each(cases)('$method $url is answered at the edge exactly as a member answers it', async (c) => {
     h = await makeProxy();
-    const member = await makeHarness();
-    try {
-      const req = { method: c.method, url: c.url, headers: FORM, ...(c.payload !== undefined ? { payload: c.payload } : {}) };
-      const want = await member.app.inject(req);
-      const got = await h.app.inject(req);
+    await besideMember(h, async (send) => {
+      const { want, got } = await send(c);
       expect(got.statusCode).toBe(want.statusCode);
       expect(got.body).toBe(want.body);
       for (const hdr of ['content-type', 'allow', 'location', 'x-etcd-index']) expect(got.headers[hdr], hdr).toBe(want.headers[hdr]);
       expect(h.up.calls).toMatchObject({ get: 0, quorumGet: 0, write: 0 });
-    } finally {
-      await member.app.close();
-      await member.node.stop();
-    }
+    });
   });
 });
 

@@ -4,9 +4,8 @@
 
 import { afterEach, describe, expect, test } from 'vitest';
 import { ProxyError } from '../../../proxy/errors.js';
-import { makeHarness } from '../api/harness.js';
-import { FORM, makeProxy } from './app-harness.js';
-import type { ProxyHarness } from './app-harness.js';
+import { besideMember, FORM, makeProxy } from './app-harness.js';
+import type { ProxyHarness, SideBySideRequest } from './app-harness.js';
 
 let h: ProxyHarness;
 afterEach(async () => {
@@ -16,8 +15,7 @@ afterEach(async () => {
 describe('readwrite', () => {
   test('a sequence of writes and reads gives the member\'s exact answers', async () => {
     h = await makeProxy();
-    const member = await makeHarness();
-    const steps: { method: 'GET' | 'PUT' | 'POST' | 'DELETE'; url: string; payload?: string }[] = [
+    const steps: SideBySideRequest[] = [
       { method: 'PUT', url: '/v2/keys/a', payload: 'value=1' },
       { method: 'PUT', url: '/v2/keys/a?prevExist=false', payload: 'value=2' },
       { method: 'PUT', url: '/v2/keys/a?prevValue=1', payload: 'value=3' },
@@ -33,19 +31,14 @@ describe('readwrite', () => {
       { method: 'GET', url: '/v2/keys/?sorted=true' },
       { method: 'DELETE', url: '/v2/keys/a?prevIndex=1' },
     ];
-    try {
+    await besideMember(h, async (send) => {
       for (const s of steps) {
-        const req = { method: s.method, url: s.url, headers: FORM, ...(s.payload !== undefined ? { payload: s.payload } : {}) };
-        const want = await member.app.inject(req);
-        const got = await h.app.inject(req);
+        const { want, got } = await send(s);
         expect(got.statusCode, `${s.method} ${s.url}`).toBe(want.statusCode);
         expect(got.body, `${s.method} ${s.url}`).toBe(want.body);
         expect(got.headers['x-etcd-index'], `${s.method} ${s.url}`).toBe(want.headers['x-etcd-index']);
       }
-    } finally {
-      await member.app.close();
-      await member.node.stop();
-    }
+    });
   });
 
   test('no member reachable: 503 with Retry-After (nothing was applied); outcome unknown: 500, never retried', async () => {
