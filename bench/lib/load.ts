@@ -10,6 +10,7 @@
 // kept out of the percentiles.
 
 import { Pool, type Dispatcher } from 'undici';
+import { Mulberry32 } from '../../core-server/raft/rng.js';
 
 export type HttpMethod = 'GET' | 'PUT' | 'POST' | 'DELETE';
 
@@ -254,14 +255,8 @@ export const formHeaders: Record<string, string> = Object.freeze({
 
 /** A deterministic 32-bit PRNG (mulberry32), so both systems see the same key sequence. */
 export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const prng = new Mulberry32(seed);
+  return () => prng.next();
 }
 
 /** A printable value of exactly `bytes` characters (URL-safe, so the form body is bytes+6 long). */

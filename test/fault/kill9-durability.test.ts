@@ -18,6 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Mulberry32 } from '../../core-server/raft/rng.js';
 import { http } from '../helpers/http.js';
 import { clientUrl, launchMember, releasePorts, reservePorts, waitExit, waitHealthy, type MemberPorts, type MemberRun } from './member-process.js';
 
@@ -36,14 +37,8 @@ const MEMBER_ARGS = ['--snapshot-count', '500', '--wal-segment-bytes', '262144',
 // ---- seeded randomness --------------------------------------------------
 
 function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const prng = new Mulberry32(seed);
+  return () => prng.next();
 }
 
 const seedEnv = process.env['RAFTGATE_FAULT_SEED'];

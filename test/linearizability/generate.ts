@@ -9,6 +9,7 @@
 // before. The checker's model is never used here: the reference is the
 // store, so a model that disagrees with etcd's semantics fails these tests.
 
+import { Mulberry32 } from '../../core-server/raft/rng.js';
 import { createStore, V2Error } from '../../core-server/store/index.js';
 import type { KeyStore, StoreEvent, WriteRequest } from '../../core-server/store/index.js';
 import { req } from '../unit/store/helpers.js';
@@ -21,14 +22,8 @@ export type Rand = (n: number) => number;
 
 /** mulberry32: small, fast and seeded. */
 export function seededRand(seed: number): Rand {
-  let a = seed >>> 0;
-  return (n) => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n);
-  };
+  const prng = new Mulberry32(seed);
+  return (n) => Math.floor(prng.next() * n);
 }
 
 export interface SimOptions {
