@@ -46,9 +46,12 @@ function memberJson(m: { id: string; name: string; peerURLs: string[]; clientURL
 }
 
 /**
- * /v2/members and /v2/members/leader. Membership changes (POST, PUT, DELETE
- * with an id) are not offered over this API: they answer 405 (Allow: GET)
- * rather than pretending to succeed; a client error, never a 5xx.
+ * /v2/members and /v2/members/leader: the GET answers, and etcd's 405 and
+ * 415 answers for the other methods. Membership changes (POST, PUT, DELETE
+ * with an id) are made by membersChangeOf and runMembersChange; a request
+ * reaches this function only when those do not take it, e.g. on a node that
+ * offers no membership changes (no addMember), where it answers 405
+ * (Allow: GET) rather than pretending to succeed: a client error, never a 5xx.
  */
 export function membersAnswer(method: string, path: string, node: KvNode, contentType: string | undefined): HttpAnswer {
   if (method !== 'GET' && method !== 'POST' && method !== 'DELETE' && method !== 'PUT') {
