@@ -16,11 +16,11 @@
 // must match its name: a truncated, extended or renamed file is refused.
 
 import { crc32c } from '../wal/crc32c.js';
+import { getU64, putU64 } from '../wal/record.js';
 import { hex16 } from '../wal/segment-name.js';
 
 export const SNAP_HEADER_BYTES = 40;
 const MAGIC = new Uint8Array([0x52, 0x47, 0x53, 0x4e, 0x41, 0x50, 0x00, 0x01]);
-const TWO_32 = 0x1_0000_0000;
 const NAME_RE = /^([0-9a-f]{16})-([0-9a-f]{16})\.snap$/;
 
 export interface SnapName {
@@ -40,16 +40,6 @@ export function parseSnapName(name: string): SnapName | null {
   const index = Number.parseInt(m[2]!, 16);
   if (!Number.isSafeInteger(term) || !Number.isSafeInteger(index)) return null;
   return { term, index, name };
-}
-
-function putU64(v: DataView, at: number, n: number): void {
-  v.setUint32(at, n % TWO_32, true);
-  v.setUint32(at + 4, Math.floor(n / TWO_32), true);
-}
-
-function getU64(v: DataView, at: number): number | null {
-  const hi = v.getUint32(at + 4, true);
-  return hi >= 0x20_0000 ? null : hi * TWO_32 + v.getUint32(at, true);
 }
 
 export function encodeSnapHeader(term: number, index: number, payload: Uint8Array): Uint8Array {

@@ -124,7 +124,8 @@ function measure(r: WalRecord): { size: number; strings: Uint8Array[] } {
   }
 }
 
-function putU64(v: DataView, at: number, n: number): void {
+/** Writes a non-negative safe integer as a little-endian u64 (shared with the snapshot header). */
+export function putU64(v: DataView, at: number, n: number): void {
   v.setUint32(at, n % TWO_32, true);
   v.setUint32(at + 4, Math.floor(n / TWO_32), true);
 }
@@ -213,7 +214,8 @@ export type FrameResult =
   /** The CRC matched but the payload does not decode: a bug or a foreign file, never a torn write. */
   | { kind: 'bad-payload'; end: number; reason: string };
 
-function getU64(v: DataView, at: number): number | null {
+/** Reads a little-endian u64; null when it exceeds 2^53 (shared with the snapshot header). */
+export function getU64(v: DataView, at: number): number | null {
   const hi = v.getUint32(at + 4, true);
   if (hi >= 0x20_0000) return null; // would exceed 2^53
   return hi * TWO_32 + v.getUint32(at, true);
