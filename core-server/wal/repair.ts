@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import { nodeDisk, type Disk } from './disk.js';
 import { readWalDir, type WalProblem } from './reader.js';
-import { truncateSegment } from './wal.js';
+import { truncateSegment, uniqueName } from './wal.js';
 
 export interface WalRepairResult {
   /** The problems found and cut, in order; empty when the WAL was sound. */
@@ -28,12 +28,9 @@ export async function repairWal(dir: string, opts: { disk?: Disk } = {}): Promis
     result.cut.push(p);
     result.setAside.push(await truncateSegment(disk, dir, p.file, p.offset));
     const at = read.segments.findIndex((s) => s.name === p.file);
-    const names = new Set(await disk.readdir(dir));
     for (const later of read.segments.slice(at + 1)) {
-      let aside = `${later.name}.broken`;
-      for (let n = 1; names.has(aside); n++) aside = `${later.name}.${n}.broken`;
+      const aside = await uniqueName(disk, dir, later.name, '.broken');
       await disk.rename(join(dir, later.name), join(dir, aside));
-      names.add(aside);
       result.setAside.push(join(dir, aside));
     }
     await disk.fsyncDir(dir);

@@ -101,7 +101,8 @@ export function walCorruptError(dir: string, p: WalProblem): StorageError {
   );
 }
 
-async function uniqueName(disk: Disk, dir: string, base: string, suffix: string): Promise<string> {
+/** `<base><suffix>`, or `<base>.<n><suffix>` with the first n not already in `dir`. */
+export async function uniqueName(disk: Disk, dir: string, base: string, suffix: string): Promise<string> {
   const names = new Set(await disk.readdir(dir));
   if (!names.has(base + suffix)) return base + suffix;
   for (let n = 1; ; n++) if (!names.has(`${base}.${n}${suffix}`)) return `${base}.${n}${suffix}`;
