@@ -4,6 +4,8 @@
 // them in O(depth + affected), however large the cache. (What path an answer
 // is indexed under is the cache's business: see read-cache.ts.)
 
+import { segmentsOf } from '../../core-server/store/key-path.js';
+
 interface TrieNode {
   children: Map<string, TrieNode>;
   keys: Set<string>;
@@ -13,11 +15,6 @@ interface TrieNode {
 
 function newNode(parent: TrieNode | null, name: string): TrieNode {
   return { children: new Map(), keys: new Set(), parent, name };
-}
-
-/** Segments of a clean path ("/" has none). */
-function segments(path: string): string[] {
-  return path === '/' ? [] : path.slice(1).split('/');
 }
 
 export class PathIndex {
@@ -31,7 +28,7 @@ export class PathIndex {
 
   add(path: string, cacheKey: string): void {
     let n = this.root;
-    for (const seg of segments(path)) {
+    for (const seg of segmentsOf(path)) {
       let c = n.children.get(seg);
       if (c === undefined) {
         c = newNode(n, seg);
@@ -47,7 +44,7 @@ export class PathIndex {
 
   remove(path: string, cacheKey: string): void {
     let n: TrieNode | undefined = this.root;
-    for (const seg of segments(path)) {
+    for (const seg of segmentsOf(path)) {
       n = n.children.get(seg);
       if (n === undefined) return;
     }
@@ -64,7 +61,7 @@ export class PathIndex {
   affectedBy(path: string, beneath: boolean): string[] {
     const out: string[] = [];
     let n: TrieNode | undefined = this.root;
-    for (const seg of segments(path)) {
+    for (const seg of segmentsOf(path)) {
       for (const k of n.keys) out.push(k);
       n = n.children.get(seg);
       if (n === undefined) return out;
