@@ -222,22 +222,17 @@ export function createKeysHandler(ctx: KeysContext): KeysHandler {
   async function watch(reply: FastifyReply, client: string, g: GetKeyRequest, onWatching: () => void): Promise<FastifyReply | undefined> {
     const grant = ctx.acceptWatcher(client);
     if (!grant.ok) return ctx.refuse(reply, grant.reason);
-    let released = false;
-    const release = (): void => {
-      if (released) return;
-      released = true;
-      grant.release();
-    };
+    // Grant.release is idempotent: every way out below may call it.
     try {
       // A watch on a view that never synced would be cut off with a 401 at the first sync.
       if (!(await ctx.whenSynced(ctx.indexWaitMs))) {
-        release();
+        grant.release();
         reply.header('Retry-After', '1');
         return sendError(reply, new V2Error(Ecode.RaftInternal, CLIENT_CAUSE.unreachable, ctx.view.index), null, 503);
       }
       const w = ctx.view.watch(g.path, { recursive: g.recursive, stream: g.stream, sinceIndex: g.waitIndex });
       if (w instanceof V2Error) {
-        release();
+        grant.release();
         return sendError(reply, w, null);
       }
       watchers++;
@@ -265,14 +260,14 @@ export function createKeysHandler(ctx: KeysContext): KeysHandler {
         pauseAboveBytes: ctx.watchPauseAboveBytes,
         onDone: (end) => {
           watchers--;
-          release();
+          grant.release();
           ctx.onWatchEnd(end);
           ctx.metrics.observeRequest('keys_watch', 'GET', 200, null);
         },
       });
       return undefined;
     } catch (err) {
-      release();
+      grant.release();
       throw err;
     }
   }
