@@ -70,8 +70,6 @@ export interface ProxyInternals {
   readonly watchers: WatcherLimiter;
   readonly gate: ConnectionGate;
   readonly metrics: ProxyMetrics;
-  /** Client watchers cut off because they could not keep up (socket or queue). */
-  readonly slowWatchers: () => number;
   /** Whether the proxy would answer /ready with 200 now. */
   ready(): { ready: boolean; reason: string };
   /** What GET /raftgate/v1/status answers now. */
@@ -378,7 +376,6 @@ export function buildProxy(config: ProxyConfig, deps: ProxyDeps): FastifyInstanc
     watchers: watcherLimiter,
     gate,
     metrics,
-    slowWatchers: () => slowWatchers,
     ready,
     status,
   } satisfies ProxyInternals);

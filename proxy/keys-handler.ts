@@ -81,8 +81,6 @@ export interface KeysHandler {
   ): Promise<FastifyReply | undefined>;
   /** Client watches open now. */
   watchers(): number;
-  /** Last raft index and term seen from a member (rendered on cached answers). */
-  raft(): { index: number; term: number };
 }
 
 interface Freshness {
@@ -307,6 +305,5 @@ export function createKeysHandler(ctx: KeysContext): KeysHandler {
       return cachedRead(reply, parsed, headers);
     },
     watchers: () => watchers,
-    raft: () => ({ index: raftIndex, term: raftTerm }),
   };
 }

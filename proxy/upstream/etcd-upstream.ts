@@ -124,8 +124,6 @@ export class EtcdUpstream implements Upstream {
   /** A poll failed or was cleared: the next poll that registers is a reconnect. */
   private streamBroken = false;
   private reconnects = 0;
-  /** Polls made (for tests: the stream is one at a time). */
-  polls = 0;
 
   constructor(o: EtcdUpstreamOptions) {
     this.o = { progressIntervalMs: 250, settleMs: 25, ...o };
@@ -314,7 +312,6 @@ export class EtcdUpstream implements Upstream {
     const path = '/v2/keys/?wait=true&recursive=true' + (waitIndex === null ? '' : `&waitIndex=${waitIndex}`);
     const ac = new AbortController();
     this.abortPoll = ac;
-    this.polls++;
     let rearmed = false;
     const rearm = setTimeout(() => {
       rearmed = true;

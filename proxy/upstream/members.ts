@@ -33,8 +33,6 @@ export interface Member {
   /** Listed in --endpoints (never forgotten). */
   configured: boolean;
   healthy: boolean;
-  probes: number;
-  failures: number;
   nativeUrl: string | null;
 }
 
@@ -62,7 +60,6 @@ export class MemberDirectory {
   private running: Promise<void> | null = null;
   private leader: string | null = null;
   private cluster: string | null = null;
-  private rounds = 0;
   private closed = false;
 
   constructor(o: MemberDirectoryOptions) {
@@ -83,11 +80,6 @@ export class MemberDirectory {
     return this.cluster;
   }
 
-  /** Completed health-check rounds. */
-  get roundCount(): number {
-    return this.rounds;
-  }
-
   start(): void {
     if (this.timer !== null || this.closed) return;
     void this.round();
@@ -99,7 +91,6 @@ export class MemberDirectory {
   round(): Promise<void> {
     this.running ??= this.runRound().finally(() => {
       this.running = null;
-      this.rounds++;
     });
     return this.running;
   }
@@ -129,14 +120,12 @@ export class MemberDirectory {
   }
 
   private async probeOne(m: Member, timeoutMs: number): Promise<void> {
-    m.probes++;
     let r: ProbeResult | null = null;
     try {
       r = await this.o.probe(m, timeoutMs);
     } catch (err) {
       if (m.healthy) this.o.logger.warn({ member: m.id, url: m.clientUrl, err: (err as Error).message }, 'member failed its health check');
       m.healthy = false;
-      m.failures++;
     }
     if (r !== null) {
       if (this.cluster === null) this.cluster = r.clusterId;
@@ -215,5 +204,5 @@ export class MemberDirectory {
 }
 
 function newMember(clientUrl: string, configured: boolean): Member {
-  return { id: null, name: null, clientUrl: clientUrl.replace(/\/+$/, ''), configured, healthy: false, probes: 0, failures: 0, nativeUrl: null };
+  return { id: null, name: null, clientUrl: clientUrl.replace(/\/+$/, ''), configured, healthy: false, nativeUrl: null };
 }

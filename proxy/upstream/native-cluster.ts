@@ -365,11 +365,6 @@ export class NativeCluster implements Upstream {
     this.pools.clear();
   }
 
-  /** Run a health-check round now (tests). */
-  checkHealth(): Promise<void> {
-    return this.dir.round();
-  }
-
   // ---- the one watch stream ---------------------------------------------------
 
   private scheduleOpen(delayMs: number): void {

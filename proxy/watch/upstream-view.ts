@@ -28,6 +28,7 @@ import type { StoreEvent, WatchOptions, Watcher } from '../../core-server/store/
 import type { V2Error } from '../../core-server/store/v2-error.js';
 import { reconcileWatchers, startWatch } from '../../core-server/store/watch-start.js';
 import { WatcherHub } from '../../core-server/store/watcher-hub.js';
+import { isGapEvent } from './gap-event.js';
 
 export interface UpstreamViewOptions {
   /** Events kept for watches that start in the past (etcd: 1000). */
@@ -236,14 +237,13 @@ export class UpstreamView {
     if (sinceIndex >= this.currentIndex) return false;
     const h = this.history;
     if (h.size === 0 || sinceIndex + 1 < h.startIndex) return null;
-    const p = path === '/' ? '/' : path;
     for (let i = sinceIndex + 1; i <= h.lastIndex; i++) {
       const e = h.at(i);
       if (e === undefined) return null;
-      if (e.action === 'get') return true; // gap event: key unknown
+      if (isGapEvent(e)) return true; // key unknown
       const k = e.node.key ?? '/';
-      if (k === p || p === '/' || k === '/') return true;
-      if (k.startsWith(p + '/') || p.startsWith(k + '/')) return true;
+      if (k === path || path === '/' || k === '/') return true;
+      if (k.startsWith(path + '/') || path.startsWith(k + '/')) return true;
     }
     return false;
   }
