@@ -12,8 +12,8 @@ import { dirname, join } from 'node:path';
 import { ConfigError, exitCodeFor, loadConfig } from '../config/index.js';
 import { clusterIdFor, memberIdFor } from '../core-server/node/ids.js';
 import { decodeStateImage, encodeStateImage } from '../core-server/node/state-image.js';
-import { decodeSnapHeader, SNAP_HEADER_BYTES, saveSnapshot } from '../core-server/snap/index.js';
-import { crc32c, openWal } from '../core-server/wal/index.js';
+import { checkSnapFile, saveSnapshot } from '../core-server/snap/index.js';
+import { openWal } from '../core-server/wal/index.js';
 import { progressBar } from './progress.js';
 
 const USAGE = [
@@ -21,26 +21,6 @@ const USAGE = [
   '       raftgate snapshot restore FILE --data-dir DIR --name NAME --initial-cluster NAME=PEER_URL,... \\',
   '                [--initial-cluster-token TOKEN] [--initial-advertise-peer-urls URL]',
 ].join('\n');
-
-const CHUNK_BYTES = 1 << 20;
-
-/** Checks a snapshot file's header, length and payload checksum; the payload, or why the file is refused. */
-export function checkSnapshotFile(buf: Uint8Array, onProgress?: (done: number) => void): { index: number; term: number; payload: Uint8Array } | { offset: number; reason: string } {
-  const h = decodeSnapHeader(buf);
-  if ('reason' in h) return h;
-  const want = SNAP_HEADER_BYTES + h.payloadLength;
-  if (buf.length < want) return { offset: buf.length, reason: `truncated: ${buf.length} of ${want} bytes` };
-  if (buf.length > want) return { offset: want, reason: `${buf.length - want} bytes after the payload` };
-  // The CRC over chunks, so a large file shows progress.
-  let crc = 0;
-  for (let at = SNAP_HEADER_BYTES; at < buf.length; at += CHUNK_BYTES) {
-    const end = Math.min(buf.length, at + CHUNK_BYTES);
-    crc = crc32c(buf, crc, at, end);
-    onProgress?.(end);
-  }
-  if (crc !== h.payloadCrc) return { offset: SNAP_HEADER_BYTES, reason: 'payload checksum mismatch' };
-  return { index: h.index, term: h.term, payload: buf.subarray(SNAP_HEADER_BYTES) };
-}
 
 async function save(file: string, args: string[]): Promise<number> {
   let endpoints = ['http://127.0.0.1:12379'];
@@ -78,7 +58,7 @@ async function save(file: string, args: string[]): Promise<number> {
     }
     bar.finish();
     const buf = Buffer.concat(chunks);
-    const check = checkSnapshotFile(buf);
+    const check = checkSnapFile(buf);
     if ('reason' in check) {
       lastError = `${base}: the downloaded snapshot is damaged (${check.reason} at offset ${check.offset}); try again`;
       continue;
@@ -124,7 +104,7 @@ async function restore(file: string, args: string[]): Promise<number> {
   const size = statSync(file).size;
   const bar = progressBar('checking', size);
   const buf = readFileSync(file);
-  const check = checkSnapshotFile(buf, (d) => bar.update(d));
+  const check = checkSnapFile(buf, (d) => bar.update(d));
   if ('reason' in check) {
     bar.finish('DAMAGED');
     return fail(`RG_ERR_SNAP_CORRUPT: ${file} is damaged: ${check.reason} at byte offset ${check.offset}; nothing was restored. Save a new snapshot with \`raftgate snapshot save\`.`, 1);

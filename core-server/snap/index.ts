@@ -1,6 +1,6 @@
 // Public surface of snapshot storage.
 
-export { decodeSnapHeader, encodeSnapHeader, parseSnapName, snapName, SNAP_HEADER_BYTES, type SnapHeader } from './snap-file.js';
+export { checkSnapFile, decodeSnapHeader, encodeSnapHeader, parseSnapName, snapName, SNAP_HEADER_BYTES, type SnapFileCheck, type SnapHeader } from './snap-file.js';
 export {
   formatSnapshotReport,
   loadNewestSnapshot,

@@ -76,3 +76,31 @@ export function decodeSnapHeader(buf: Uint8Array): SnapHeader | { offset: number
   if (term === null || index === null || payloadLength === null) return { offset: 8, reason: 'header field out of range' };
   return { term, index, payloadLength, payloadCrc: v.getUint32(32, true) };
 }
+
+/** A snapshot file's term, index and payload, or where and why the file is refused. */
+export type SnapFileCheck = { term: number; index: number; payload: Uint8Array } | { offset: number; reason: string };
+
+const CRC_CHUNK_BYTES = 1 << 20;
+
+/**
+ * Checks a whole snapshot file: its header, that it is exactly header plus
+ * payload long, and the payload's checksum. The checksum runs over 1 MiB
+ * chunks, calling `onProgress` with the bytes checked so far, so a large
+ * file can show progress. Whether the file's name matches is the caller's
+ * concern (the payload is a view of `buf`, not a copy).
+ */
+export function checkSnapFile(buf: Uint8Array, onProgress?: (bytesChecked: number) => void): SnapFileCheck {
+  const h = decodeSnapHeader(buf);
+  if ('reason' in h) return h;
+  const want = SNAP_HEADER_BYTES + h.payloadLength;
+  if (buf.length < want) return { offset: buf.length, reason: `file is truncated: ${buf.length} of ${want} bytes` };
+  if (buf.length > want) return { offset: want, reason: `file has ${buf.length - want} bytes after the payload` };
+  let crc = 0;
+  for (let at = SNAP_HEADER_BYTES; at < buf.length; at += CRC_CHUNK_BYTES) {
+    const end = Math.min(buf.length, at + CRC_CHUNK_BYTES);
+    crc = crc32c(buf, crc, at, end);
+    onProgress?.(end);
+  }
+  if (crc !== h.payloadCrc) return { offset: SNAP_HEADER_BYTES, reason: 'payload checksum mismatch' };
+  return { term: h.term, index: h.index, payload: buf.subarray(SNAP_HEADER_BYTES) };
+}

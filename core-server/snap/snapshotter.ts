@@ -14,9 +14,8 @@
 import { join } from 'node:path';
 import { nodeDisk, type Disk } from '../wal/disk.js';
 import { StorageError } from '../wal/errors.js';
-import { crc32c } from '../wal/crc32c.js';
 import { failpoint } from '../wal/failpoint.js';
-import { decodeSnapHeader, encodeSnapHeader, parseSnapName, SNAP_HEADER_BYTES, snapName, type SnapName } from './snap-file.js';
+import { checkSnapFile, encodeSnapHeader, parseSnapName, snapName, type SnapName } from './snap-file.js';
 
 export const SNAPSHOT_KEEP_MAX_DEFAULT = 5;
 export const SNAPSHOT_BYTES_MAX_DEFAULT = 2 * 1024 * 1024 * 1024 - 1;
@@ -103,15 +102,12 @@ async function checkFile(disk: Disk, dir: string, s: SnapName, bytesMax: number)
     throw new StorageError('RG_ERR_SNAP_TOO_LARGE', `snapshot ${path} is ${size} bytes, over the limit of ${bytesMax}`, { file: path });
   }
   const buf = await disk.readFile(path);
-  const h = decodeSnapHeader(buf);
+  const c = checkSnapFile(buf);
   const bad = (offset: number, reason: string): FileCheck => ({ data: null, bytes: buf.length, problem: { offset, reason } });
-  if ('reason' in h) return bad(h.offset, h.reason);
-  if (h.term !== s.term || h.index !== s.index) return bad(8, `header says term ${h.term} index ${h.index}, the file name says term ${s.term} index ${s.index}`);
-  const want = SNAP_HEADER_BYTES + h.payloadLength;
-  if (buf.length < want) return bad(buf.length, `file is truncated: ${buf.length} of ${want} bytes`);
-  if (buf.length > want) return bad(want, `file has ${buf.length - want} bytes after the payload`);
-  if (crc32c(buf, 0, SNAP_HEADER_BYTES, buf.length) !== h.payloadCrc) return bad(SNAP_HEADER_BYTES, 'payload checksum mismatch');
-  return { data: buf.subarray(SNAP_HEADER_BYTES), bytes: buf.length, problem: null };
+  if ('reason' in c) return bad(c.offset, c.reason);
+  // A sound file under another snapshot's name (renamed or copied) is refused too.
+  if (c.term !== s.term || c.index !== s.index) return bad(8, `header says term ${c.term} index ${c.index}, the file name says term ${s.term} index ${s.index}`);
+  return { data: c.payload, bytes: buf.length, problem: null };
 }
 
 function corrupt(dir: string, file: string, offset: number, reason: string): StorageError {

@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { formatSnapshotReport, loadNewestSnapshot, saveSnapshot, snapName, verifySnapshots } from '../../../core-server/snap/index.js';
+import { checkSnapFile, encodeSnapHeader, formatSnapshotReport, loadNewestSnapshot, saveSnapshot, snapName, verifySnapshots } from '../../../core-server/snap/index.js';
 import { armFailpoint, disarmFailpoint, MemoryDisk, StorageError } from '../../../core-server/wal/index.js';
 
 const dirs: string[] = [];
@@ -138,5 +138,21 @@ describe('snapshots', () => {
     const s = await loadNewestSnapshot(dir);
     expect(s!.data.length).toBe(data.length);
     expect(Buffer.compare(Buffer.from(s!.data.buffer, s!.data.byteOffset, s!.data.length), Buffer.from(data.buffer))).toBe(0);
+  });
+
+  it('checkSnapFile (what `raftgate snapshot` and start-up share) checks header, length and checksum, reporting progress', () => {
+    const payload = new Uint8Array(2.5 * 1024 * 1024).fill(7);
+    const file = Buffer.concat([encodeSnapHeader(3, 9, payload), payload]);
+    const seen: number[] = [];
+    const ok = checkSnapFile(file, (d) => seen.push(d));
+    expect(ok).toMatchObject({ term: 3, index: 9 });
+    expect('payload' in ok && ok.payload.length).toBe(payload.length);
+    expect(seen).toEqual([40 + (1 << 20), 40 + 2 * (1 << 20), file.length]);
+    expect(checkSnapFile(file.subarray(0, file.length - 1))).toEqual({ offset: file.length - 1, reason: `file is truncated: ${file.length - 1} of ${file.length} bytes` });
+    expect(checkSnapFile(Buffer.concat([file, Buffer.from([0])]))).toEqual({ offset: file.length, reason: 'file has 1 bytes after the payload' });
+    const flipped = Buffer.from(file);
+    flipped[flipped.length - 1]! ^= 1;
+    expect(checkSnapFile(flipped)).toEqual({ offset: 40, reason: 'payload checksum mismatch' });
+    expect(checkSnapFile(file.subarray(0, 10))).toMatchObject({ offset: 10 });
   });
 });
