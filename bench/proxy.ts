@@ -16,6 +16,7 @@
 // proxy in front: what is measured is the proxy tier, not replication.
 
 import os from 'node:os';
+import { loopbackInitialCluster } from '../config/member-flags.js';
 import { formHeaders, formValueBody, makeValue, runLoad } from './lib/load.js';
 import {
   etcdVersion,
@@ -395,7 +396,7 @@ async function benchEtcd(o: ProxyBenchOptions, value: string, result: SystemResu
   try {
     member = (await startSingle('etcd')).handle;
     const m = member;
-    const p = await startEtcdProxy(`${m.name}=http://127.0.0.1:${m.ports.peer}`);
+    const p = await startEtcdProxy(loopbackInitialCluster([{ name: m.name, peerPort: m.ports.peer }]));
     proxy = p;
     progress(`etcd: member pid ${m.pid} on ${m.clientUrl}, v2 proxy pid ${p.pid} on ${p.clientUrl}, proxy RSS ${formatBytes(safeMemory(p)?.rssBytes ?? NaN)}`);
     await seed(m.clientUrl, p.clientUrl, value);

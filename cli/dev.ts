@@ -12,7 +12,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, write
 import { join } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { fileURLToPath } from 'node:url';
-import { devMemberPorts, loopbackMemberFlags, loopbackUrl, type DevConfig } from '../config/index.js';
+import { devMemberPorts, loopbackInitialCluster, loopbackMemberFlags, loopbackUrl, proxyFlags, type DevConfig } from '../config/index.js';
 import { loadCommandConfig } from './load-config.js';
 
 const BIN = fileURLToPath(new URL('../../bin/raftgate.js', import.meta.url));
@@ -168,7 +168,7 @@ export async function runDevCommand(args: string[]): Promise<number> {
 
 function plan(cfg: DevConfig): Child[] {
   const ports = Array.from({ length: cfg.members }, (_, i) => devMemberPorts(cfg.basePort, i + 1));
-  const cluster = ports.map((p) => `${p.name}=${loopbackUrl(p.peerPort)}`).join(',');
+  const cluster = loopbackInitialCluster(ports);
   const clientUrls = ports.map((p) => loopbackUrl(p.clientPort));
   const members: Child[] = ports.map((p) =>
     child(cfg, p.name, 'member', loopbackUrl(p.clientPort), [
@@ -180,10 +180,8 @@ function plan(cfg: DevConfig): Child[] {
       '--log-level', cfg.logLevel,
     ]),
   );
-  const proxy = (name: string, mode: 'readwrite' | 'readonly', port: number): Child => {
-    const url = loopbackUrl(port);
-    return child(cfg, name, 'proxy', url, ['proxy', '--mode', mode, '--listen-client-urls', url, '--endpoints', clientUrls.join(','), '--log-level', cfg.logLevel]);
-  };
+  const proxy = (name: string, mode: 'readwrite' | 'readonly', port: number): Child =>
+    child(cfg, name, 'proxy', loopbackUrl(port), ['proxy', ...proxyFlags({ mode, port, endpoints: clientUrls, logLevel: cfg.logLevel })]);
   return [...members, proxy('proxy', 'readwrite', cfg.proxyPort), proxy('readonly-proxy', 'readonly', cfg.readonlyProxyPort)];
 }
 

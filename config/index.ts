@@ -26,5 +26,5 @@ export { ConfigError, exitCodeFor, type ConfigSource } from './errors.js';
 export { parseDuration, formatDuration } from './duration.js';
 export { parseByteSize, formatByteSize } from './byte-size.js';
 export { formatInitialCluster } from './initial-cluster.js';
-export { loopbackMemberFlags, loopbackUrl, type LoopbackMember } from './member-flags.js';
+export { loopbackInitialCluster, loopbackMemberFlags, loopbackUrl, proxyFlags, type LoopbackMember, type LoopbackProxy } from './member-flags.js';
 export type { FieldSpec, ValueKind } from './field-types.js';

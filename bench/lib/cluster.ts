@@ -2,6 +2,7 @@
 // members on 127.0.0.1, started with the same etcd flags for both, for the
 // benchmarks: who leads, kill -9 a member, restart it on its data.
 
+import { loopbackInitialCluster } from '../../config/member-flags.js';
 import { allocateMemberPorts, spawnMember, waitHealthy, type MemberPorts, type MemberSpec, type ServerHandle, type ServerKind } from './procs.js';
 
 export interface BenchCluster {
@@ -47,7 +48,7 @@ export async function startCluster(kind: ServerKind, opts: ClusterOptions = {}):
   const ports: MemberPorts[] = [];
   const taken = new Set<number>();
   for (let i = 0; i < size; i++) ports.push(await allocateMemberPorts(taken));
-  const initialCluster = names.map((n, i) => `${n}=http://127.0.0.1:${ports[i]?.peer ?? 0}`).join(',');
+  const initialCluster = loopbackInitialCluster(names.map((name, i) => ({ name, peerPort: ports[i]?.peer ?? 0 })));
   const clusterToken = `bench-${kind}-${process.pid}-${Date.now()}`;
   const specs: MemberSpec[] = names.map((name, i) => ({
     kind,

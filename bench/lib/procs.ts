@@ -13,7 +13,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loopbackMemberFlags } from '../../config/member-flags.js';
+import { loopbackMemberFlags, loopbackUrl, proxyFlags } from '../../config/member-flags.js';
 
 export type ServerKind = 'etcd' | 'raftgate';
 
@@ -376,7 +376,7 @@ export function spawnMember(spec: MemberSpec, opts: { rootDir?: string } = {}): 
     ...(opts.rootDir !== undefined ? { rootDir: opts.rootDir } : {}),
     argv: (dataDir) => argvFor(spec, dataDir),
   });
-  return Object.assign(proc, { kind: spec.kind, clientUrl: `http://127.0.0.1:${spec.ports.client}`, ports: spec.ports });
+  return Object.assign(proc, { kind: spec.kind, clientUrl: loopbackUrl(spec.ports.client), ports: spec.ports });
 }
 
 export type ProxyKind = 'raftgate-proxy' | 'etcd-proxy';
@@ -389,10 +389,11 @@ export interface ProxyHandle extends ProcHandle {
 /** Spawns a proxy on a free port and waits until `readyPath` answers 200 through it. */
 async function startProxy(
   kind: ProxyKind,
-  spec: { label: string; name: string; readyPath: string; readyTimeoutMs: number; argv: (clientUrl: string, dataDir: string) => { cmd: string; args: string[] } },
+  spec: { label: string; name: string; readyPath: string; readyTimeoutMs: number; argv: (port: number, dataDir: string) => { cmd: string; args: string[] } },
 ): Promise<ProxyHandle> {
-  const clientUrl = `http://127.0.0.1:${await freePort()}`;
-  const proc = spawnTracked({ label: spec.label, name: spec.name, tmpPrefix: `raftgate-bench-${kind}-`, argv: (dataDir) => spec.argv(clientUrl, dataDir) });
+  const port = await freePort();
+  const clientUrl = loopbackUrl(port);
+  const proc = spawnTracked({ label: spec.label, name: spec.name, tmpPrefix: `raftgate-bench-${kind}-`, argv: (dataDir) => spec.argv(port, dataDir) });
   return readyOrStop(Object.assign(proc, { kind, clientUrl }), clientUrl, spec.readyPath, spec.readyTimeoutMs);
 }
 
@@ -406,9 +407,9 @@ export function startRaftgateProxy(endpoints: readonly string[], extraArgs: read
     name: 'rg-proxy',
     readyPath: '/ready',
     readyTimeoutMs,
-    argv: (clientUrl) => ({
+    argv: (port) => ({
       cmd: process.execPath,
-      args: [raftgateBin(), 'proxy', '--mode', 'readwrite', '--listen-client-urls', clientUrl, '--endpoints', endpoints.join(','), '--log-level', 'warn', ...extraArgs],
+      args: [raftgateBin(), 'proxy', ...proxyFlags({ mode: 'readwrite', port, endpoints, logLevel: 'warn' }), ...extraArgs],
     }),
   });
 }
@@ -426,9 +427,9 @@ export function startEtcdProxy(initialCluster: string, readyTimeoutMs = 30_000):
     name: 'etcd-proxy',
     readyPath: '/v2/keys/',
     readyTimeoutMs,
-    argv: (clientUrl, dataDir) => ({
+    argv: (port, dataDir) => ({
       cmd: defaultEtcdBin,
-      args: ['--proxy', 'on', '--name', 'etcd-proxy', '--data-dir', dataDir, '--listen-client-urls', clientUrl, '--initial-cluster', initialCluster],
+      args: ['--proxy', 'on', '--name', 'etcd-proxy', '--data-dir', dataDir, '--listen-client-urls', loopbackUrl(port), '--initial-cluster', initialCluster],
     }),
   });
 }

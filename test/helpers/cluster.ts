@@ -9,7 +9,7 @@ import { http, waitForOk } from './http.js';
 import { freePorts, releasePort } from './ports.js';
 import { spawnManaged, type ManagedProcess } from './process.js';
 import { assertBuilt, raftgateBin, repoRoot } from './raftgate.js';
-import { loopbackMemberFlags, loopbackUrl } from '../../config/member-flags.js';
+import { loopbackInitialCluster, loopbackMemberFlags, loopbackUrl } from '../../config/member-flags.js';
 
 export interface ClusterOptions {
   members?: number;
@@ -76,12 +76,13 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<ClusterHa
     allPorts.push(client, peer, native);
   }
   const names = Array.from({ length: n }, (_, i) => `m${i + 1}`);
-  let initialCluster = names.map((name, i) => `${name}=http://127.0.0.1:${ports[i]!.peer}`).join(',');
+  /** Grows as addMember adds members: each is started with every member known so far. */
+  const peers = names.map((name, i) => ({ name, peerPort: ports[i]!.peer }));
   const timing = ['--heartbeat-interval', String(opts.heartbeatMs ?? 50), '--election-timeout', String(opts.electionTimeoutMs ?? 500)];
   const timeoutMs = opts.startTimeoutMs ?? 20_000;
   const env = { ...process.env, ...opts.env };
 
-  const makeMember = (name: string, p: Ports, state: 'new' | 'existing', cluster: () => string): MemberHandle => {
+  const makeMember = (name: string, p: Ports, state: 'new' | 'existing'): MemberHandle => {
     const clientUrl = loopbackUrl(p.client);
     const peerUrl = loopbackUrl(p.peer);
     const nativeUrl = loopbackUrl(p.native);
@@ -89,7 +90,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<ClusterHa
     let proc: ManagedProcess | null = null;
     const args = (extra: readonly string[], over: { token?: string } = {}) => [
       raftgateBin, 'core',
-      ...loopbackMemberFlags({ name, dataDir, clientPort: p.client, peerPort: p.peer, nativePort: p.native, initialCluster: cluster() }),
+      ...loopbackMemberFlags({ name, dataDir, clientPort: p.client, peerPort: p.peer, nativePort: p.native, initialCluster: loopbackInitialCluster(peers) }),
       '--initial-cluster-state', state,
       '--initial-cluster-token', over.token ?? token,
       ...timing,
@@ -129,11 +130,11 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<ClusterHa
     return m;
   };
 
-  const members = names.map((name, i) => makeMember(name, ports[i]!, 'new', () => initialCluster));
+  const members = names.map((name, i) => makeMember(name, ports[i]!, 'new'));
   const cluster: ClusterHandle = {
     members,
     get initialCluster() {
-      return initialCluster;
+      return loopbackInitialCluster(peers);
     },
     token,
     async leader(waitMs = 10_000) {
@@ -167,7 +168,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<ClusterHa
       const [client, peer, native] = (await freePorts(3)) as [number, number, number];
       allPorts.push(client, peer, native);
       const p: Ports = { client, peer, native };
-      const peerUrl = `http://127.0.0.1:${peer}`;
+      const peerUrl = loopbackUrl(peer);
       const lead = await cluster.leader();
       const res = await http(lead.clientUrl, {
         method: 'POST',
@@ -177,8 +178,8 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<ClusterHa
         timeoutMs: 10_000,
       });
       if (res.status !== 201) throw new Error(`POST /v2/members answered ${res.status}: ${res.text}`);
-      initialCluster = `${initialCluster},${name}=${peerUrl}`;
-      const m = makeMember(name, p, 'existing', () => initialCluster);
+      peers.push({ name, peerPort: peer });
+      const m = makeMember(name, p, 'existing');
       members.push(m);
       await m.start();
       return m;

@@ -8,6 +8,7 @@ import { freePort, releasePort } from './ports.js';
 import { spawnManaged, type ManagedProcess } from './process.js';
 import { flattenHeaders, http, open, waitForOk } from './http.js';
 import { assertBuilt, raftgateBin, repoRoot } from './raftgate.js';
+import { loopbackUrl, proxyFlags } from '../../config/member-flags.js';
 
 export interface ProxyOptions {
   endpoints: readonly string[];
@@ -39,13 +40,10 @@ export async function startRaftgateProxy(opts: ProxyOptions): Promise<ProxyHandl
   let lastError: unknown;
   for (let attempt = 1; attempt <= startAttemptsMax; attempt++) {
     const port = await freePort();
-    const url = `http://127.0.0.1:${port}`;
+    const url = loopbackUrl(port);
     const args = [
       raftgateBin, 'proxy',
-      '--mode', opts.mode ?? 'readwrite',
-      '--listen-client-urls', url,
-      '--endpoints', opts.endpoints.join(','),
-      '--log-level', opts.logLevel ?? 'warn',
+      ...proxyFlags({ mode: opts.mode ?? 'readwrite', port, endpoints: opts.endpoints, logLevel: opts.logLevel ?? 'warn' }),
       ...(opts.extraArgs ?? []),
     ];
     const proc: ManagedProcess = spawnManaged(process.execPath, args, { cwd: repoRoot, env: { ...process.env, ...opts.env } });
